@@ -1,0 +1,44 @@
+// Stream: an ordered work queue with one worker thread, like a CUDA stream (the CPU has one too).
+// Ops enqueue closures that hold their tensors alive; sync() waits for everything enqueued so far.
+// A task that throws poisons the stream: the error is reported by the next sync() and cleared.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "ie/dtype.h"
+
+namespace ie {
+
+class Stream {
+ public:
+  Stream();
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  void enqueue(std::function<void()> task);
+  // Blocks until all tasks enqueued before the call have run; rethrows a task's error.
+  void sync();
+  // Number of tasks not yet finished.
+  int64_t pending() const;
+
+ private:
+  void loop();
+  mutable std::mutex mu_;
+  std::condition_variable cv_work_, cv_done_;
+  std::deque<std::function<void()>> queue_;
+  int64_t submitted_ = 0, finished_ = 0;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+// The default stream of a device (created on first use).
+Stream& stream_for(Device device);
+
+}  // namespace ie
