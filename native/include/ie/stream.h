@@ -24,6 +24,9 @@ class Stream {
   void enqueue(std::function<void()> task);
   // Blocks until all tasks enqueued before the call have run; rethrows a task's error.
   void sync();
+  // Takes (and clears) the error of a failed task, if any; for use inside a task (sync would wait
+  // on itself there).
+  std::exception_ptr take_error();
   // Number of tasks not yet finished.
   int64_t pending() const;
 

@@ -36,6 +36,13 @@ void Stream::sync() {
   }
 }
 
+std::exception_ptr Stream::take_error() {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::exception_ptr e = error_;
+  error_ = nullptr;
+  return e;
+}
+
 int64_t Stream::pending() const {
   std::lock_guard<std::mutex> lk(mu_);
   return submitted_ - finished_;

@@ -1,0 +1,84 @@
+// Module entry: the NativeTensor class, the ops, and runtime controls (backends, threads, CPU path).
+#include <napi.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "addon_data.h"
+#include "convert.h"
+#include "errors.h"
+#include "ie/cpu_features.h"
+#include "ie/cuda.h"
+#include "ie/parallel.h"
+#include "ie/stream.h"
+#include "ops_binding.h"
+#include "tensor_wrap.h"
+
+namespace ieb {
+namespace {
+
+// backends(): what this build can run on, e.g. { cpu: true, cuda: false, cudaBuilt: true, ... }
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cpu", true);
+  o.Set("cpuPath", ie::cpu_path_name(ie::cpu_path()));
+  o.Set("cpuPathDetected", ie::cpu_path_name(ie::cpu_path_detected()));
+  o.Set("cudaBuilt", ie::cuda::built());
+  int n = ie::cuda::device_count();
+  o.Set("cuda", n > 0);
+  o.Set("cudaDevices", n);
+  return o;
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ie::num_threads()); }
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int64_t n = int_arg(info, 0, "setNumThreads", "threads");
+  if (n < 0 || n > 1024) throw Napi::RangeError::New(info.Env(), "setNumThreads: threads must be in [0, 1024] (0 = all cores)");
+  // Let queued CPU work finish first so a kernel never sees the pool change under it.
+  guard(info.Env(), [&] { ie::stream_for(ie::Device{}).sync(); });
+  ie::set_num_threads(int(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetCpuPath(const Napi::CallbackInfo& info) {
+  std::string name = string_arg(info, 0, "setCpuPath", "path");
+  ie::CpuPath p;
+  if (!ie::cpu_path_from_name(name.c_str(), &p))
+    throw Napi::TypeError::New(info.Env(), "setCpuPath: unknown path '" + name + "' (expected generic, avx2 or avx512)");
+  guard(info.Env(), [&] {
+    ie::stream_for(ie::Device{}).sync();
+    ie::set_cpu_path(p);
+  });
+  return info.Env().Undefined();
+}
+
+// sync(device): blocks until queued work is done; rethrows a failed kernel's error.
+Napi::Value Sync(const Napi::CallbackInfo& info) {
+  ie::Device d = device_arg(info, 0, "sync");
+  guard(info.Env(), [&] { ie::stream_for(d).sync(); });
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function ctor = TensorWrap::Define(env);
+  data->tensor_ctor = Napi::Persistent(ctor);
+  exports.Set("NativeTensor", ctor);
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetThreads, "getNumThreads"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetThreads, "setNumThreads"));
+  exports.Set("setCpuPath", Napi::Function::New(env, SetCpuPath, "setCpuPath"));
+  exports.Set("sync", Napi::Function::New(env, Sync, "sync"));
+  register_ops(env, exports);
+  return exports;
+}
+
+}  // namespace
+}  // namespace ieb
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return ieb::Init(env, exports); }
+
+NODE_API_MODULE(instructedit, InitAddon)

@@ -1,0 +1,13 @@
+// Per-environment state of the addon (worker threads each load their own instance).
+#pragma once
+#include <napi.h>
+
+namespace ieb {
+
+struct AddonData {
+  Napi::FunctionReference tensor_ctor;
+};
+
+inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+}  // namespace ieb

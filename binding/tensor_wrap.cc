@@ -1,0 +1,152 @@
+#include "tensor_wrap.h"
+
+#include <cstring>
+#include <string>
+
+#include "addon_data.h"
+#include "convert.h"
+#include "errors.h"
+#include "ie/ops.h"
+
+namespace ieb {
+
+Napi::Function TensorWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeTensor",
+                     {
+                         InstanceAccessor<&TensorWrap::Shape>("shape"),
+                         InstanceAccessor<&TensorWrap::DType>("dtype"),
+                         InstanceAccessor<&TensorWrap::Device>("device"),
+                         InstanceAccessor<&TensorWrap::Disposed>("disposed"),
+                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
+                         InstanceMethod<&TensorWrap::ToArrayBuffer>("toArrayBuffer"),
+                         InstanceMethod<&TensorWrap::ToArrayBufferSync>("toArrayBufferSync"),
+                         InstanceMethod<&TensorWrap::Reshape>("reshape"),
+                     });
+}
+
+Napi::Object TensorWrap::Wrap(Napi::Env env, ie::Tensor t) {
+  auto* holder = new ie::Tensor(std::move(t));
+  Napi::External<ie::Tensor> ext = Napi::External<ie::Tensor>::New(env, holder);
+  return addon_data(env).tensor_ctor.New({ext});
+}
+
+bool TensorWrap::IsWrap(Napi::Env env, Napi::Value v) {
+  return v.IsObject() && v.As<Napi::Object>().InstanceOf(addon_data(env).tensor_ctor.Value());
+}
+
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed from JS; use the instructedit API");
+  ie::Tensor* holder = info[0].As<Napi::External<ie::Tensor>>().Data();
+  t_ = std::move(*holder);
+  delete holder;
+  // Only the first handle on a storage reports it (views share it).
+  if (t_->storage() && t_->storage().use_count() == 1) {
+    reported_ = int64_t(t_->storage()->bytes());
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_);
+  }
+}
+
+TensorWrap::~TensorWrap() {
+  // Finalizer: the JS object was collected without dispose(). Adjusting V8's counter from here is
+  // allowed (node-addon-api runs finalizers outside the GC pass in Node >= 18).
+  if (reported_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+}
+
+void TensorWrap::Release(Napi::Env env) {
+  t_.reset();
+  if (reported_) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+    reported_ = 0;
+  }
+}
+
+static const ie::Tensor& live(const Napi::CallbackInfo& info, const std::optional<ie::Tensor>& t, const char* what) {
+  if (!t) throw Napi::Error::New(info.Env(), std::string(what) + ": tensor has been disposed");
+  return *t;
+}
+
+Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
+  const ie::Tensor& t = live(info, t_, "shape");
+  Napi::Array a = Napi::Array::New(info.Env(), t.shape().size());
+  for (size_t i = 0; i < t.shape().size(); ++i) a[uint32_t(i)] = Napi::Number::New(info.Env(), double(t.shape()[i]));
+  return a;
+}
+
+Napi::Value TensorWrap::DType(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ie::dtype_name(live(info, t_, "dtype").dtype()));
+}
+
+Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), live(info, t_, "device").device().str());
+}
+
+Napi::Value TensorWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !t_); }
+
+Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+  Release(info.Env());
+  return info.Env().Undefined();
+}
+
+namespace {
+// State of one asynchronous read-back: the destination ArrayBuffer (kept alive by a reference) and
+// the promise, resolved on the JS thread when the stream has copied the data.
+struct ReadBack {
+  Napi::Promise::Deferred deferred;
+  Napi::Reference<Napi::ArrayBuffer> buffer;
+  std::string error;
+  bool failed = false;
+};
+void finish_read_back(Napi::Env env, Napi::Function, ReadBack* rb, void*) {
+  if (env) {
+    Napi::HandleScope scope(env);
+    if (rb->failed) rb->deferred.Reject(Napi::Error::New(env, rb->error).Value());
+    else rb->deferred.Resolve(rb->buffer.Value());
+  }
+  delete rb;
+}
+using ReadBackTsfn = Napi::TypedThreadSafeFunction<ReadBack, void, finish_read_back>;
+}  // namespace
+
+Napi::Value TensorWrap::ToArrayBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ie::Tensor& t = live(info, t_, "toArray");
+  auto* rb = new ReadBack{Napi::Promise::Deferred::New(env), {}, {}, false};
+  Napi::Promise promise = rb->deferred.Promise();
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, t.nbytes());
+  rb->buffer = Napi::Persistent(buf);
+  // The TSFN keeps the event loop alive until the copy has been delivered.
+  ReadBackTsfn tsfn = ReadBackTsfn::New(env, "instructedit.toArray", 0, 1, rb);
+  void* dst = buf.Data();
+  try {
+    ie::ops::copy_to_host_async(t, dst, [tsfn, rb](const char* err) mutable {
+      if (err) {
+        rb->failed = true;
+        rb->error = err;
+      }
+      tsfn.BlockingCall();
+      tsfn.Release();
+    });
+  } catch (const std::exception& e) {
+    // Nothing was enqueued: settle the promise here and drop the state.
+    rb->deferred.Reject(Napi::Error::New(env, e.what()).Value());
+    tsfn.Release();
+    delete rb;
+  }
+  return promise;
+}
+
+Napi::Value TensorWrap::ToArrayBufferSync(const Napi::CallbackInfo& info) {
+  const ie::Tensor& t = live(info, t_, "toArraySync");
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(info.Env(), t.nbytes());
+  guard(info.Env(), [&] { ie::ops::copy_to_host(t, buf.Data()); });
+  return buf;
+}
+
+Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
+  const ie::Tensor& t = live(info, t_, "reshape");
+  ie::Shape s = shape_arg(info, 0, "reshape", "shape");
+  return guard(info.Env(), [&] { return Wrap(info.Env(), t.reshape(s)); });
+}
+
+}  // namespace ieb

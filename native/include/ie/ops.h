@@ -1,0 +1,107 @@
+// Tensor-level ops: the library's public C++ API (the binding wraps these one-to-one).
+//
+// Every op validates its arguments at once (dtype, device, rank, shapes, option values) and throws
+// ie::Error naming the op, the argument, what it got and what it expected; then it allocates the
+// outputs and enqueues the kernel on the device's Stream. Backward ops take the forward's inputs
+// (and saved outputs) and return the gradients; they do not keep a graph (models do that).
+// Compute dtype is float32; float16/bfloat16 tensors are converted with cast().
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ie/tensor.h"
+
+namespace ie::ops {
+
+// ---- creation and data movement ----
+Tensor zeros(const Shape& shape, DType dtype, Device device);
+Tensor full(const Shape& shape, double value, DType dtype, Device device);
+// Counter-based: element i is a function of (seed, offset + i) only (any thread count, any device).
+Tensor randn(const Shape& shape, uint64_t seed, uint64_t offset, float mean, float std, DType dtype, Device device);
+Tensor rand(const Shape& shape, uint64_t seed, uint64_t offset, float lo, float hi, DType dtype, Device device);
+// Copies `bytes` of host data now (the caller's buffer may be reused when this returns).
+Tensor from_host(const void* data, size_t bytes, const Shape& shape, DType dtype, Device device);
+// Enqueues a copy of t into dst (nbytes() bytes); done(error) runs on the stream's thread after it.
+void copy_to_host_async(const Tensor& t, void* dst, std::function<void(const char* error)> done);
+// Blocking read-back (tests, small tensors).
+void copy_to_host(const Tensor& t, void* dst);
+Tensor cast(const Tensor& x, DType dtype);
+Tensor to_device(const Tensor& x, Device device);
+Tensor clone(const Tensor& x);
+
+// ---- linear algebra ----
+// a[..., M, K] · b[..., K, N] (transA/transB transpose the last two dims); batch dims must match or
+// one side may be 2-D (shared).
+Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
+struct MatmulGrads { Tensor da, db; };
+MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, bool transA, bool transB);
+// x[..., K] · w[N, K]ᵀ + bias[N]
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);
+struct LinearGrads { Tensor dx, dw, db; };
+LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias);
+
+// ---- convolution ----
+struct Conv2dParams { int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0; };
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p);
+struct Conv2dGrads { Tensor dx, dw, db; };
+Conv2dGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias, const Conv2dParams& p);
+
+// ---- normalisation ----
+struct NormOut { Tensor y, mean, rstd; };
+struct NormGrads { Tensor dx, dgamma, dbeta; };
+// x[N, C, ...spatial]
+NormOut group_norm(const Tensor& x, int64_t groups, const Tensor* gamma, const Tensor* beta, double eps, bool silu);
+NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, int64_t groups, const Tensor* gamma,
+                              const Tensor* beta, const Tensor& mean, const Tensor& rstd, bool silu);
+// over the last axis
+NormOut layer_norm(const Tensor& x, const Tensor* gamma, const Tensor* beta, double eps);
+NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor* gamma, const Tensor* beta,
+                              const Tensor& mean, const Tensor& rstd);
+
+// ---- activations ----
+enum class Act : int { SiLU = 0, GELU = 1, GELUTanh = 2, QuickGELU = 3 };
+Tensor activation(Act kind, const Tensor& x);
+Tensor activation_backward(Act kind, const Tensor& x, const Tensor& dy);
+Tensor geglu(const Tensor& x);  // last axis 2D -> D
+Tensor geglu_backward(const Tensor& x, const Tensor& dy);
+Tensor softmax(const Tensor& x);  // last axis
+Tensor softmax_backward(const Tensor& y, const Tensor& dy);
+
+// ---- attention ----
+struct AttentionOut { Tensor out, lse; };
+struct AttentionGrads { Tensor dq, dk, dv; };
+// q[B, Lq, H·D], k/v[B, Lk, H·D]; scale <= 0 means 1/√D.
+AttentionOut attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, double scale, bool causal);
+AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                  const Tensor& lse, const Tensor& dout, int64_t heads, double scale, bool causal);
+
+// ---- resampling and embeddings ----
+// x[N, C, H, W] -> [N, C, OH, OW]
+Tensor upsample_nearest(const Tensor& x, int64_t out_h, int64_t out_w);
+Tensor upsample_nearest_backward(const Tensor& dy, int64_t in_h, int64_t in_w);
+// t[N] -> [N, dim]
+Tensor timestep_embedding(const Tensor& t, int64_t dim, bool flip_sin_to_cos, double freq_shift, double max_period);
+
+// ---- elementwise and reductions ----
+enum class Binary : int { Add = 0, Sub = 1, Mul = 2, Div = 3 };
+Tensor binary(Binary op, const Tensor& a, const Tensor& b);  // NumPy broadcasting
+struct BinaryGrads { Tensor da, db; };
+BinaryGrads binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& dy);
+Tensor affine(const Tensor& x, double alpha, double beta);  // alpha·x + beta
+// Sum (or mean) over `axes` (empty = all); keepdim keeps them as size 1.
+Tensor reduce(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool mean);
+Tensor reduce_backward(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& axes, bool keepdim,
+                       bool mean);
+// Sum of dy over the dims broadcast to reach dy's shape from `shape` (the backward of broadcasting).
+Tensor sum_to_shape(const Tensor& dy, const Shape& shape);
+
+// ---- shape ----
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis);
+
+// ---- losses ----
+Tensor mse_loss(const Tensor& pred, const Tensor& target);  // scalar (shape [])
+Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& dloss);
+
+}  // namespace ie::ops

@@ -1,0 +1,136 @@
+// matmul and linear.
+#include "cpu/gemm.h"
+#include "cpu/linear.h"
+#include "ops/common.h"
+
+namespace ie::ops {
+using namespace detail;
+
+namespace {
+struct MatmulDims {
+  int64_t batch, M, N, K;
+  bool a_batched, b_batched;
+  Shape out;
+};
+
+MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool ta, bool tb, const char* op) {
+  require_f32(a, op, "a");
+  require_f32(b, op, "b");
+  require_same_device(a, b, op, "b");
+  require_cpu(a, op);
+  IE_CHECK(a.ndim() >= 2 && a.ndim() <= 3, op, ": a must be 2-D [M, K] or 3-D [batch, M, K], got ", a.desc());
+  IE_CHECK(b.ndim() >= 2 && b.ndim() <= 3, op, ": b must be 2-D [K, N] or 3-D [batch, K, N], got ", b.desc());
+  MatmulDims d;
+  int64_t am = a.size(-2), ak = a.size(-1), bk = b.size(-2), bn = b.size(-1);
+  d.M = ta ? ak : am;
+  d.K = ta ? am : ak;
+  int64_t kb = tb ? bn : bk;
+  d.N = tb ? bk : bn;
+  IE_CHECK(d.K == kb, op, ": inner dimensions differ: a ", shape_str(a.shape()), (ta ? " (transposed)" : ""),
+           " has K=", d.K, ", b ", shape_str(b.shape()), (tb ? " (transposed)" : ""), " has K=", kb);
+  d.a_batched = a.ndim() == 3;
+  d.b_batched = b.ndim() == 3;
+  d.batch = d.a_batched ? a.size(0) : d.b_batched ? b.size(0) : 1;
+  IE_CHECK(!(d.a_batched && d.b_batched) || a.size(0) == b.size(0), op, ": batch sizes differ: a ",
+           shape_str(a.shape()), ", b ", shape_str(b.shape()));
+  d.out = (d.a_batched || d.b_batched) ? Shape{d.batch, d.M, d.N} : Shape{d.M, d.N};
+  return d;
+}
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  MatmulDims d = matmul_dims(a, b, ta, tb, "matmul");
+  Tensor y = Tensor::empty(d.out, DType::F32, a.device());
+  launch(a.device(), [=] {
+    int64_t lda = a.size(-1), ldb = b.size(-1);
+    cpu::sgemm_batched(ta, tb, d.M, d.N, d.K, 1.f, a.data<float>(), lda, d.a_batched ? d.M * d.K : 0,
+                       b.data<float>(), ldb, d.b_batched ? d.K * d.N : 0, 0.f, y.data<float>(), d.N, d.M * d.N,
+                       d.batch);
+  });
+  return y;
+}
+
+MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, bool ta, bool tb) {
+  MatmulDims d = matmul_dims(a, b, ta, tb, "matmulBackward");
+  require_f32(dy, "matmulBackward", "dy");
+  require_shape(dy, d.out, "matmulBackward", "dy");
+  Tensor da = Tensor::empty(a.shape(), DType::F32, a.device());
+  Tensor db = Tensor::empty(b.shape(), DType::F32, a.device());
+  launch(a.device(), [=] {
+    const float* A = a.data<float>();
+    const float* B = b.data<float>();
+    const float* G = dy.data<float>();
+    int64_t lda = a.size(-1), ldb = b.size(-1);
+    int64_t sa = a.size(-2) * lda, sb = b.size(-2) * ldb, sg = d.M * d.N;
+    // Y = op(A)·op(B). dop(A) = G·op(B)ᵀ, dop(B) = op(A)ᵀ·G; a transposed operand gets the transpose.
+    // A shared (2-D) operand sums its gradient over the batch: beta = 1 after the first item.
+    for (int64_t i = 0; i < d.batch; ++i) {
+      const float* Ai = A + (d.a_batched ? i * sa : 0);
+      const float* Bi = B + (d.b_batched ? i * sb : 0);
+      const float* Gi = G + i * sg;
+      float* dA = da.data<float>() + (d.a_batched ? i * sa : 0);
+      float* dB = db.data<float>() + (d.b_batched ? i * sb : 0);
+      float beta_a = (!d.a_batched && i > 0) ? 1.f : 0.f;
+      float beta_b = (!d.b_batched && i > 0) ? 1.f : 0.f;
+      if (!ta) cpu::sgemm(false, !tb, d.M, d.K, d.N, 1.f, Gi, d.N, Bi, ldb, beta_a, dA, lda);   // [M,K]
+      else cpu::sgemm(tb, true, d.K, d.M, d.N, 1.f, Bi, ldb, Gi, d.N, beta_a, dA, lda);         // [K,M] = op(B)·Gᵀ
+      if (!tb) cpu::sgemm(!ta, false, d.K, d.N, d.M, 1.f, Ai, lda, Gi, d.N, beta_b, dB, ldb);   // [K,N]
+      else cpu::sgemm(true, ta, d.N, d.K, d.M, 1.f, Gi, d.N, Ai, lda, beta_b, dB, ldb);         // [N,K] = Gᵀ·op(A)
+    }
+  });
+  return {da, db};
+}
+
+namespace {
+int64_t linear_rows(const Tensor& x, const Tensor& w, const Tensor* bias, const char* op) {
+  require_f32(x, op, "x");
+  require_f32(w, op, "weight");
+  require_same_device(x, w, op, "weight");
+  require_cpu(x, op);
+  require_rank(w, 2, op, "weight", "[out_features, in_features]");
+  IE_CHECK(x.ndim() >= 1, op, ": x must have at least 1 dimension [..., in_features], got ", x.desc());
+  IE_CHECK(x.size(-1) == w.size(1), op, ": x has ", x.size(-1), " features in its last dimension but weight ",
+           shape_str(w.shape()), " expects ", w.size(1));
+  if (bias) {
+    require_f32(*bias, op, "bias");
+    require_same_device(x, *bias, op, "bias");
+    require_shape(*bias, {w.size(0)}, op, "bias");
+  }
+  return x.numel() / x.size(-1);
+}
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
+  int64_t M = linear_rows(x, w, bias, "linear");
+  Shape out = x.shape();
+  out.back() = w.size(0);
+  Tensor y = Tensor::empty(out, DType::F32, x.device());
+  Tensor b = bias ? *bias : Tensor();
+  int64_t K = w.size(1), N = w.size(0);
+  launch(x.device(), [=] {
+    cpu::linear_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(),
+                        M, K, N);
+  });
+  return y;
+}
+
+LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias) {
+  int64_t M = linear_rows(x, w, nullptr, "linearBackward");
+  require_f32(dy, "linearBackward", "dy");
+  Shape out = x.shape();
+  out.back() = w.size(0);
+  require_shape(dy, out, "linearBackward", "dy");
+  LinearGrads g;
+  g.dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  g.dw = Tensor::empty(w.shape(), DType::F32, x.device());
+  if (has_bias) g.db = Tensor::empty({w.size(0)}, DType::F32, x.device());
+  int64_t K = w.size(1), N = w.size(0);
+  LinearGrads r = g;
+  launch(x.device(), [=] {
+    cpu::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), r.dx.data<float>(), r.dw.data<float>(),
+                         r.db.defined() ? r.db.data<float>() : nullptr, M, K, N, false);
+  });
+  return g;
+}
+
+}  // namespace ie::ops

@@ -1,0 +1,44 @@
+// Runtime controls: backends, threads, CPU kernel path.
+import { native } from './native';
+
+export interface Backends {
+  /** Always true. */
+  cpu: boolean;
+  /** CPU kernel path in use: 'avx512' | 'avx2' | 'generic'. */
+  cpuPath: 'avx512' | 'avx2' | 'generic';
+  /** Best path this CPU supports. */
+  cpuPathDetected: 'avx512' | 'avx2' | 'generic';
+  /** The addon was compiled with the CUDA backend. */
+  cudaBuilt: boolean;
+  /** A CUDA device is usable now. */
+  cuda: boolean;
+  cudaDevices: number;
+}
+
+/** What this build can run on. */
+export function backends(): Backends {
+  return native.backends() as Backends;
+}
+
+/** Threads used by CPU kernels (default: the machine's cores). */
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Sets the CPU kernel thread count; 0 means all cores. Waits for queued CPU work first. */
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+
+/**
+ * Forces a CPU kernel path ('generic' | 'avx2' | 'avx512'), e.g. to test or compare paths. The
+ * INSTRUCTEDIT_CPU environment variable does the same at load. Throws if the CPU lacks the path.
+ */
+export function setCpuPath(path: 'generic' | 'avx2' | 'avx512'): void {
+  native.setCpuPath(path);
+}
+
+/** Blocks until all queued work on the device has finished (rethrows a kernel failure). */
+export function synchronize(device: string = 'cpu'): void {
+  native.sync(device);
+}
