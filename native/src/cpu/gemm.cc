@@ -1,0 +1,379 @@
+// SGEMM in the GotoBLAS/BLIS style. C is cut into per-thread rectangles; each thread runs a
+// blocked serial GEMM on its rectangle:
+//
+//   for jc (NC columns of C)          B block KC x NC packed into NR-wide panels (L2/L3)
+//     for pc (KC of the inner dim)    first pass applies the caller's beta, later ones add
+//       for ic (MC rows of C)         A block MC x KC packed into MR-tall panels (L2)
+//         for jr, ir                  microkernel: MR x NR tile of C in registers
+//
+// Packed panels are zero-padded to full MR / NR, so the microkernel always runs full tiles of
+// the inner loop; only its store is clipped at the edges of C. Packing also absorbs the
+// transposes: the microkernel sees one layout whatever transA / transB are.
+#include "cpu/gemm.h"
+
+#include <immintrin.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "ie/parallel.h"
+
+namespace ie::cpu::IE_ISA {
+namespace {
+
+// Register tile (MR x NR) and cache blocks, per ISA.
+#if defined(__AVX512F__)
+// 28 zmm accumulators + 2 for B + 1 broadcast of A: 31 of 32 registers.
+constexpr int MR = 14, NR = 32;
+constexpr int64_t KC = 256, MC = 14 * 12, NC = 2048;
+#elif defined(__AVX2__)
+// 12 ymm accumulators + 2 for B + 1 broadcast: 15 of 16 registers.
+constexpr int MR = 6, NR = 16;
+constexpr int64_t KC = 256, MC = 6 * 24, NC = 2048;
+#else
+constexpr int MR = 4, NR = 16;
+constexpr int64_t KC = 256, MC = 4 * 32, NC = 2048;
+#endif
+
+// Grow-only 64-byte aligned scratch, one per thread (packing buffers are reused across calls,
+// so small GEMMs don't pay for allocation and page faults).
+struct Scratch {
+  float* p = nullptr;
+  size_t cap = 0;
+  ~Scratch() { std::free(p); }
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      size_t bytes = (n * sizeof(float) + 63) & ~size_t(63);
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      cap = bytes / sizeof(float);
+    }
+    return p;
+  }
+};
+thread_local Scratch t_pack_a, t_pack_b;
+
+// ---- packing ---------------------------------------------------------------------------------
+
+// op(A)[0:mc, 0:kc] -> MR-row panels; panel r holds, for each k, MR consecutive values (rows past
+// mc are zero). `a` points at op(A)(0, 0).
+void pack_a(bool transA, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    int64_t mr = mc - i0 < MR ? mc - i0 : MR;
+    if (transA) {
+      // A stored [K, M]: each k gives mr contiguous values.
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = a + k * lda + i0;
+        float* d = dst + k * MR;
+        int64_t i = 0;
+        for (; i < mr; ++i) d[i] = src[i];
+        for (; i < MR; ++i) d[i] = 0.f;
+      }
+    } else {
+      // A stored [M, K]: read rows contiguously, scatter with stride MR.
+      for (int64_t i = 0; i < mr; ++i) {
+        const float* src = a + (i0 + i) * lda;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+      }
+      for (int64_t i = mr; i < MR; ++i)
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.f;
+    }
+  }
+}
+
+// op(B)[0:kc, 0:nc] -> NR-column panels; panel j holds, for each k, NR consecutive values
+// (columns past nc are zero). `b` points at op(B)(0, 0).
+void pack_b(bool transB, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
+    int64_t nr = nc - j0 < NR ? nc - j0 : NR;
+    if (!transB) {
+      // B stored [K, N]: each k gives nr contiguous values.
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = b + k * ldb + j0;
+        float* d = dst + k * NR;
+        if (nr == NR) {
+          std::memcpy(d, src, NR * sizeof(float));
+        } else {
+          int64_t j = 0;
+          for (; j < nr; ++j) d[j] = src[j];
+          for (; j < NR; ++j) d[j] = 0.f;
+        }
+      }
+    } else {
+      // B stored [N, K]: column j of op(B) is row j of B.
+      for (int64_t j = 0; j < nr; ++j) {
+        const float* src = b + (j0 + j) * ldb;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
+      }
+      for (int64_t j = nr; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
+    }
+  }
+}
+
+// ---- microkernels ----------------------------------------------------------------------------
+// C[0:ROWS, 0:nr] = alpha * Apanel * Bpanel + beta * C  (beta == 0: C is not read).
+// ROWS <= MR is a template parameter so short edge panels (and small M) skip the zero rows.
+
+// Writes a finished tile held in `t` (ROWS x NR, row stride NR) to C, clipped to nr columns.
+template <int ROWS>
+inline void store_tile_clipped(const float* t, float* c, int64_t ldc, int nr, float alpha, float beta) {
+  for (int i = 0; i < ROWS; ++i) {
+    float* ci = c + i * ldc;
+    const float* ti = t + i * NR;
+    if (beta == 0.f)
+      for (int j = 0; j < nr; ++j) ci[j] = alpha * ti[j];
+    else
+      for (int j = 0; j < nr; ++j) ci[j] = alpha * ti[j] + beta * ci[j];
+  }
+}
+
+#if defined(__AVX512F__)
+template <int ROWS>
+void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
+             float alpha, float beta) {
+  __m512 acc[ROWS][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; ++i) {
+      __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (nr == NR) {
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; ++i) {
+      float* ci = c + i * ldc;
+      if (beta == 0.f) {
+        _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i][0]));
+        _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, acc[i][1]));
+      } else {
+        _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+        _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+      }
+    }
+  } else {
+    alignas(64) float t[ROWS * NR];
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; ++i) {
+      _mm512_store_ps(t + i * NR, acc[i][0]);
+      _mm512_store_ps(t + i * NR + 16, acc[i][1]);
+    }
+    store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
+  }
+}
+#elif defined(__AVX2__)
+template <int ROWS>
+void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
+             float alpha, float beta) {
+  __m256 acc[ROWS][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; ++i) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (nr == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; ++i) {
+      float* ci = c + i * ldc;
+      if (beta == 0.f) {
+        _mm256_storeu_ps(ci, _mm256_mul_ps(va, acc[i][0]));
+        _mm256_storeu_ps(ci + 8, _mm256_mul_ps(va, acc[i][1]));
+      } else {
+        _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[i][0], _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
+        _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
+      }
+    }
+  } else {
+    alignas(32) float t[ROWS * NR];
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; ++i) {
+      _mm256_store_ps(t + i * NR, acc[i][0]);
+      _mm256_store_ps(t + i * NR + 8, acc[i][1]);
+    }
+    store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
+  }
+}
+#else
+// Portable: the compiler vectorises the j loops for the baseline ISA.
+template <int ROWS>
+void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
+             float alpha, float beta) {
+  float t[ROWS * NR];
+  for (int i = 0; i < ROWS * NR; ++i) t[i] = 0.f;
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
+    for (int i = 0; i < ROWS; ++i) {
+      float ai = a[i];
+      for (int j = 0; j < NR; ++j) t[i * NR + j] += ai * b[j];
+    }
+  store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
+}
+#endif
+
+using Kernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float);
+
+template <int... I>
+struct KernelTable {
+  static constexpr Kernel fns[sizeof...(I)] = {&ukernel<I + 1>...};
+};
+template <int N, int... I>
+struct MakeTable : MakeTable<N - 1, N - 1, I...> {};
+template <int... I>
+struct MakeTable<0, I...> : KernelTable<I...> {};
+// kernels()[r - 1] handles r rows.
+inline const Kernel* kernels() { return MakeTable<MR>::fns; }
+
+// ---- serial blocked GEMM on one rectangle of C -------------------------------------------------
+// a = op(A)(0,0), b = op(B)(0,0); M, N, K > 0.
+void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
+                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const int64_t kc_max = K < KC ? K : KC;
+  const int64_t nc_max = N < NC ? N : NC;
+  const int64_t mc_max = M < MC ? M : MC;
+  float* bp = t_pack_b.get(size_t(kc_max * ((nc_max + NR - 1) / NR) * NR));
+  float* ap = t_pack_a.get(size_t(kc_max * ((mc_max + MR - 1) / MR) * MR));
+  const Kernel* kern = kernels();
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    int64_t nc = N - jc < NC ? N - jc : NC;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      int64_t kc = K - pc < KC ? K - pc : KC;
+      float beta_eff = pc == 0 ? beta : 1.f;
+      pack_b(transB, transB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, kc, nc, bp);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        int64_t mc = M - ic < MC ? M - ic : MC;
+        pack_a(transA, transA ? a + pc * lda + ic : a + ic * lda + pc, lda, mc, kc, ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          int nr = int(nc - jr < NR ? nc - jr : NR);
+          const float* bpanel = bp + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            int mr = int(mc - ir < MR ? mc - ir : MR);
+            kern[mr - 1](kc, ap + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc, nr, alpha, beta_eff);
+          }
+        }
+      }
+    }
+  }
+}
+
+// C = beta * C for the degenerate cases (K == 0 or alpha == 0).
+void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* ci = c + i * ldc;
+    if (beta == 0.f)
+      for (int64_t j = 0; j < N; ++j) ci[j] = 0.f;
+    else if (beta != 1.f)
+      for (int64_t j = 0; j < N; ++j) ci[j] *= beta;
+  }
+}
+
+// How to cut C among `t` threads: tm row groups x tn column groups (tm * tn == t), counted in
+// MR x NR tiles. Picks the split with the least work on the busiest thread; ties go to splitting
+// rows (splitting columns makes each thread pack the same A rows... and vice versa, so it's a wash
+// except that rows keep each thread's C writes contiguous).
+void choose_split(int64_t M, int64_t N, int t, int* tm, int* tn) {
+  int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
+  int64_t best = -1;
+  for (int d = t; d >= 1; --d) {
+    if (t % d) continue;
+    int e = t / d;
+    int64_t work = ((mp + d - 1) / d) * ((np + e - 1) / e);
+    if (best < 0 || work < best) best = work, *tm = d, *tn = e;
+  }
+}
+
+// Range [b, e) of `parts` equal-as-possible pieces of n units of `unit` elements, clipped to total.
+inline void piece(int64_t units, int64_t unit, int64_t total, int parts, int p, int64_t* b, int64_t* e) {
+  *b = units * p / parts * unit;
+  *e = units * (p + 1) / parts * unit;
+  if (*e > total) *e = total;
+  if (*b > total) *b = total;
+}
+
+struct GemmArgs {
+  bool transA, transB;
+  int64_t M, N, K;
+  float alpha;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float beta;
+  float* C;
+  int64_t ldc;
+};
+
+// Part p of the (tm x tn) split of one GEMM.
+void gemm_part(const GemmArgs& g, int tm, int tn, int p) {
+  int64_t m0, m1, n0, n1;
+  piece((g.M + MR - 1) / MR, MR, g.M, tm, p / tn, &m0, &m1);
+  piece((g.N + NR - 1) / NR, NR, g.N, tn, p % tn, &n0, &n1);
+  if (m0 >= m1 || n0 >= n1) return;
+  const float* a = g.transA ? g.A + m0 : g.A + m0 * g.lda;
+  const float* b = g.transB ? g.B + n0 * g.ldb : g.B + n0;
+  gemm_serial(g.transA, g.transB, m1 - m0, n1 - n0, g.K, g.alpha, a, g.lda, b, g.ldb, g.beta,
+              g.C + m0 * g.ldc + n0, g.ldc);
+}
+
+// Threads worth using for a GEMM of this size (thread start-up is a few microseconds).
+int threads_for(int64_t M, int64_t N, int64_t K, int64_t batch) {
+  double flops = 2.0 * double(M) * double(N) * double(K) * double(batch);
+  int t = num_threads();
+  if (flops < 4e5) return 1;
+  return t;
+}
+
+}  // namespace
+
+void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, float beta, float* C,
+                   int64_t ldc, int64_t strideC, int64_t batch) {
+  if (M <= 0 || N <= 0 || batch <= 0) return;
+  if (K <= 0 || alpha == 0.f) {
+    parallel_for(batch * M, 64, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) scale_c(1, N, beta, C + (r / M) * strideC + (r % M) * ldc, ldc);
+    });
+    return;
+  }
+  // Work items: each GEMM is cut into `sub` parts, with sub chosen so that batch * sub spreads
+  // evenly over the threads (e.g. 3 GEMMs on 2 threads -> 2 parts each, 3 items per thread).
+  int t = threads_for(M, N, K, batch);
+  int sub = 1;
+  if (t > 1) {
+    int64_t a = batch % t, g = t;
+    while (a) {  // gcd(batch, t)
+      int64_t r = g % a;
+      g = a;
+      a = r;
+    }
+    sub = int(t / g);
+  }
+  int tm = 1, tn = 1;
+  choose_split(M, N, sub, &tm, &tn);
+  parallel_for(batch * sub, 1, [&](int64_t b, int64_t e) {
+    for (int64_t item = b; item < e; ++item) {
+      int64_t i = item / sub;
+      GemmArgs g{transA, transB, M,   N,    K,   alpha, A + i * strideA, lda, B + i * strideB, ldb,
+                 beta,   C + i * strideC, ldc};
+      gemm_part(g, tm, tn, int(item % sub));
+    }
+  });
+}
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm_batched(transA, transB, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
+}
+
+}  // namespace ie::cpu::IE_ISA
