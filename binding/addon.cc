@@ -7,6 +7,7 @@
 #include "addon_data.h"
 #include "convert.h"
 #include "errors.h"
+#include "cpu/peak.h"
 #include "ie/cpu_features.h"
 #include "ie/cuda.h"
 #include "ie/parallel.h"
@@ -61,6 +62,16 @@ Napi::Value Sync(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// fmaPeakGflops(threads, seconds): this machine's measured FP32 FMA peak on the active CPU path
+// (benchmarks report fractions of it). Blocks for `seconds`: a benchmark-only call.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  int64_t threads = int_arg(info, 0, "fmaPeakGflops", "threads");
+  double seconds = number_arg(info, 1, "fmaPeakGflops", "seconds");
+  if (threads < 1 || threads > 1024 || seconds <= 0 || seconds > 60)
+    throw Napi::RangeError::New(info.Env(), "fmaPeakGflops: threads must be in [1, 1024] and seconds in (0, 60]");
+  return Napi::Number::New(info.Env(), ie::cpu::fma_peak_gflops(int(threads), seconds));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -72,6 +83,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetThreads, "setNumThreads"));
   exports.Set("setCpuPath", Napi::Function::New(env, SetCpuPath, "setCpuPath"));
   exports.Set("sync", Napi::Function::New(env, Sync, "sync"));
+  exports.Set("fmaPeakGflops", Napi::Function::New(env, FmaPeak, "fmaPeakGflops"));
   register_ops(env, exports);
   return exports;
 }

@@ -1,0 +1,83 @@
+"""PyTorch CPU peer for bench/kernels.mjs: the same cases, the same thread count, timed the same
+way (best-of-N wall time per call after warm-up). Reads {"threads", "cases": [...]} as JSON on
+stdin and prints {"torch": version, "results": {case_id: seconds}} on stdout.
+
+Attention is PyTorch's unfused softmax(q·kᵀ·scale)·v (torch 1.13 has no fused SDPA)."""
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def timeit(fn, min_time, max_iters=50):
+    fn()  # warm-up (allocations, oneDNN primitive creation)
+    best = float("inf")
+    spent = 0.0
+    iters = 0
+    while (spent < min_time or iters < 3) and iters < max_iters:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        spent += dt
+        iters += 1
+    return best
+
+
+def make(case):
+    kind = case["kind"]
+    g = torch.Generator().manual_seed(0)
+    rn = lambda *s: torch.randn(*s, generator=g)
+    if kind == "gemm":
+        n = case["n"]
+        a, b = rn(n, n), rn(n, n)
+        return lambda: torch.mm(a, b)
+    if kind in ("conv2d", "conv2d_bwd"):
+        x = rn(case["batch"], case["cin"], case["h"], case["h"])
+        w = rn(case["cout"], case["cin"], 3, 3) * 0.05
+        b = rn(case["cout"])
+        if kind == "conv2d":
+            with torch.no_grad():
+                return lambda: F.conv2d(x, w, b, padding=1)
+        x.requires_grad_(True)
+        w.requires_grad_(True)
+        b.requires_grad_(True)
+        y = F.conv2d(x, w, b, padding=1)
+        gy = torch.randn_like(y)
+
+        def bwd():
+            torch.autograd.grad(y, (x, w, b), gy, retain_graph=True)
+
+        return bwd
+    if kind == "attention":
+        B, H, Lq, Lk, D = case["batch"], case["heads"], case["lq"], case["lk"], case["d"]
+        q, k, v = rn(B * H, Lq, D), rn(B * H, Lk, D), rn(B * H, Lk, D)
+        scale = D ** -0.5
+        return lambda: torch.bmm(torch.softmax(torch.bmm(q, k.transpose(1, 2)) * scale, dim=-1), v)
+    if kind == "groupnorm_silu":
+        x = rn(case["batch"], case["c"], case["h"], case["h"])
+        gm, bt = rn(case["c"]), rn(case["c"])
+        return lambda: F.silu(F.group_norm(x, case["groups"], gm, bt, 1e-5))
+    raise ValueError(kind)
+
+
+def main():
+    cfg = json.load(sys.stdin)
+    torch.set_num_threads(cfg["threads"])
+    out = {}
+    with torch.no_grad():
+        for case in cfg["cases"]:
+            fn = make(case)
+            if case["kind"] == "conv2d_bwd":
+                with torch.enable_grad():
+                    fn = make(case)
+                    out[case["id"]] = timeit(fn, cfg["minTime"])
+            else:
+                out[case["id"]] = timeit(fn, cfg["minTime"])
+            print(f"  torch {case['id']}: {out[case['id']] * 1e3:.2f} ms", file=sys.stderr, flush=True)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": out}))
+
+
+main()
