@@ -113,7 +113,7 @@ console.log(`measured peak: ${peak.toFixed(1)} GFLOP/s FP32 FMA; ${bw.toFixed(1)
 
 const ours = {};
 for (const c of cases) {
-  const fn = ie.scope(() => setup(c));
+  const fn = setup(c);
   ours[c.id] = time(fn);
   process.stderr.write(`  instructedit ${c.id}: ${(ours[c.id] * 1e3).toFixed(2)} ms\n`);
 }

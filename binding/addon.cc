@@ -8,6 +8,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "cpu/peak.h"
+#include "ie/allocator.h"
 #include "ie/cpu_features.h"
 #include "ie/cuda.h"
 #include "ie/parallel.h"
@@ -72,6 +73,21 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ie::cpu::fma_peak_gflops(int(threads), seconds));
 }
 
+// memoryStats(): host tensor memory in bytes { inUse, cached, peakInUse }.
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
+  ie::CpuAllocStats s = ie::cpu_alloc_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("inUse", double(s.in_use));
+  o.Set("cached", double(s.cached));
+  o.Set("peakInUse", double(s.peak_in_use));
+  return o;
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  ie::cpu_empty_cache();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -83,6 +99,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetThreads, "setNumThreads"));
   exports.Set("setCpuPath", Napi::Function::New(env, SetCpuPath, "setCpuPath"));
   exports.Set("sync", Napi::Function::New(env, Sync, "sync"));
+  exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("fmaPeakGflops", Napi::Function::New(env, FmaPeak, "fmaPeakGflops"));
   register_ops(env, exports);
   return exports;

@@ -3,8 +3,8 @@
 export { Tensor, tensor, zeros, ones, full, randn, rand, manualSeed } from './tensor';
 export type { CreateOptions, RandomOptions } from './tensor';
 export { scope, keep } from './scope';
-export { backends, getNumThreads, setNumThreads, setCpuPath, synchronize } from './runtime';
-export type { Backends } from './runtime';
+export { backends, getNumThreads, setNumThreads, setCpuPath, synchronize, memoryStats, emptyCache } from './runtime';
+export type { Backends, MemoryStats } from './runtime';
 export type { DType, Device, Shape, TensorData } from './types';
 import * as ops from './ops';
 export { ops };

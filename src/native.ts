@@ -28,6 +28,9 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   setCpuPath(path: string): void;
   sync(device: string): void;
+  memoryStats(): { inUse: number; cached: number; peakInUse: number };
+  emptyCache(): void;
+  fmaPeakGflops(threads: number, seconds: number): number;
   [op: string]: Fn;
 }
 

@@ -42,3 +42,22 @@ export function setCpuPath(path: 'generic' | 'avx2' | 'avx512'): void {
 export function synchronize(device: string = 'cpu'): void {
   native.sync(device);
 }
+
+export interface MemoryStats {
+  /** Bytes of host memory held by live tensors. */
+  inUse: number;
+  /** Bytes of freed blocks kept for reuse (INSTRUCTEDIT_CPU_CACHE_MB caps it; default 4096). */
+  cached: number;
+  /** Highest inUse so far. */
+  peakInUse: number;
+}
+
+/** Host tensor memory, in bytes. */
+export function memoryStats(): MemoryStats {
+  return native.memoryStats() as MemoryStats;
+}
+
+/** Returns cached (freed) host blocks to the operating system. */
+export function emptyCache(): void {
+  native.emptyCache();
+}

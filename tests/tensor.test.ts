@@ -134,3 +134,20 @@ describe('Tensor', () => {
     expect(() => zeros([2], { device: 'cuda' })).toThrow(/cuda/);
   });
 });
+
+describe('host memory', () => {
+  it('reports tensor memory, reuses freed blocks and can empty its cache', async () => {
+    const { memoryStats, emptyCache, synchronize } = await import('../src');
+    synchronize();
+    const before = memoryStats().inUse;
+    const t = zeros([1 << 20]); // 4 MiB
+    synchronize();
+    expect(memoryStats().inUse - before).toBeGreaterThanOrEqual(4 << 20);
+    t.dispose();
+    synchronize();
+    expect(memoryStats().inUse).toBe(before);
+    expect(memoryStats().cached).toBeGreaterThanOrEqual(4 << 20);
+    emptyCache();
+    expect(memoryStats().cached).toBe(0);
+  });
+});

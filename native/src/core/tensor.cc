@@ -4,6 +4,7 @@
 #include <new>
 #include <sstream>
 
+#include "ie/allocator.h"
 #include "ie/cuda.h"
 #include "ie/error.h"
 
@@ -34,17 +35,17 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  size_t alloc = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;  // 64-byte aligned, padded to a cache line
+  size_t alloc = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;  // padded to a cache line
   if (device.is_cpu()) {
-    data_ = std::aligned_alloc(64, alloc);
-    IE_CHECK(data_ != nullptr, "out of host memory allocating ", bytes, " bytes");
+    data_ = cpu_alloc(alloc);
   } else {
     data_ = cuda::malloc(alloc, device.index);
   }
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu()) std::free(data_);
+  size_t alloc = bytes_ == 0 ? 64 : (bytes_ + 63) / 64 * 64;
+  if (device_.is_cpu()) cpu_free(data_, alloc);
   else cuda::free(data_, device_.index);
 }
 
