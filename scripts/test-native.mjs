@@ -11,6 +11,6 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 
 if (!existsSync(path.join(build, 'ie_native_tests'))) {
   console.log('native tests are not built yet: building them (cmake-js)…');
-  run('npx', ['cmake-js', 'compile', '--parallel', '2']);
+  run('npx', ['cmake-js', 'compile', '--parallel', '2', '--CDIE_BUILD_TESTS=ON']);
 }
 run('ctest', ['--test-dir', build, '--output-on-failure']);
