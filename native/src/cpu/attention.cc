@@ -150,20 +150,23 @@ void forward_block(const Dims& g, const float* q, const float* k, const float* v
         for (int64_t i = 0; i < BQ && i0 + i < j0 + j; ++i) S[j * BQ + i] = -kInf;
     }
     // Online softmax over this key block, lanes = queries. The first key block holds key 0, which
-    // every query sees, so the running max is finite from then on.
-    for (int64_t vv = 0; vv < BQ; vv += W) {
-      vf mold = vload(m + vv), mx = mold;
-      for (int64_t j = 0; j < nk; ++j) mx = vmax(mx, vload(S + j * BQ + vv));
-      vf sum = vzero();
-      for (int64_t j = 0; j < nk; ++j) {
-        vf p = vexp(vsub(vload(S + j * BQ + vv), mx));
-        vstore(S + j * BQ + vv, p);
-        sum = vadd(sum, p);
+    // every query sees, so the running max is finite from then on. The NVMAX lane vectors are
+    // independent chains, interleaved for instruction-level parallelism.
+    vf mx[NVMAX], sum[NVMAX];
+    for (int u = 0; u < NVMAX; ++u) mx[u] = vload(m + u * W), sum[u] = vzero();
+    for (int64_t j = 0; j < nk; ++j)
+      for (int u = 0; u < NVMAX; ++u) mx[u] = vmax(mx[u], vload(S + j * BQ + u * W));
+    for (int64_t j = 0; j < nk; ++j)
+      for (int u = 0; u < NVMAX; ++u) {
+        vf p = vexp(vsub(vload(S + j * BQ + u * W), mx[u]));
+        vstore(S + j * BQ + u * W, p);
+        sum[u] = vadd(sum[u], p);
       }
-      vf a = vexp(vsub(mold, mx));  // exp(-inf) = 0 on the first block
-      vstore(alpha + vv, a);
-      vstore(l + vv, vfma(vload(l + vv), a, sum));
-      vstore(m + vv, mx);
+    for (int u = 0; u < NVMAX; ++u) {
+      vf a = vexp(vsub(vload(m + u * W), mx[u]));  // exp(-inf) = 0 on the first block
+      vstore(alpha + u * W, a);
+      vstore(l + u * W, vfma(vload(l + u * W), a, sum[u]));
+      vstore(m + u * W, mx[u]);
     }
     if (j0 > 0) {
       for (int64_t d = 0; d < D; ++d)
