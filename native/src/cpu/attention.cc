@@ -240,9 +240,6 @@ void backward_task(const Dims& g, const float* q, const float* k, const float* v
   std::memset(s.Qp, 0, sizeof(float) * size_t(2 * s.Lqp * Dp));
   std::memset(s.Qt, 0, sizeof(float) * size_t(3 * s.Lqp * D));
   for (int64_t i = 0; i < s.Lqp; ++i) {
-    const int64_t qb = i / BQ, ii = i % BQ;
-    float* qt = s.Qt + qb * D * BQ + ii;
-    float* dot = s.dOt + qb * D * BQ + ii;
     if (i >= Lq) {
       s.lsev[i] = kInf;  // padded query: P = exp(S - inf) = 0
       s.Dv[i] = 0.f;
@@ -253,14 +250,24 @@ void backward_task(const Dims& g, const float* q, const float* k, const float* v
     const float* orr = out + qoff + i * HD;
     float dsum = 0.f;
     for (int64_t d = 0; d < D; ++d) {
-      qt[d * BQ] = qr[d] * g.scale;
-      dot[d * BQ] = dr[d];
       s.Qp[i * Dp + d] = qr[d];
       s.dOp[i * Dp + d] = dr[d];
       dsum += dr[d] * orr[d];
     }
     s.lsev[i] = lse[bh * Lq + i];
     s.Dv[i] = dsum;
+  }
+  // Transposed copies, d outer: contiguous writes, the block's rows stay in L1.
+  for (int64_t qb = 0; qb < s.nqb; ++qb) {
+    const int64_t i0 = qb * BQ, nq = Lq - i0 < BQ ? Lq - i0 : BQ;
+    for (int64_t d = 0; d < D; ++d) {
+      float* qt = s.Qt + (qb * D + d) * BQ;
+      float* dot = s.dOt + (qb * D + d) * BQ;
+      const float* qc = q + qoff + i0 * HD + d;
+      const float* dc = dout + qoff + i0 * HD + d;
+      for (int64_t i = 0; i < nq; ++i) qt[i] = qc[i * HD] * g.scale;
+      for (int64_t i = 0; i < nq; ++i) dot[i] = dc[i * HD];
+    }
   }
 
   for (int64_t kb = kb_begin; kb < kb_end; ++kb) {
