@@ -6,7 +6,7 @@
 //   O^T[d][i] += sum_j V[j][d] * P^T[j][i]         (broadcast V, vector P)
 // are both the same register-blocked "broadcast A x vector B" micro-kernel, K and V are read in
 // place (no packing per key block), and the online softmax (running max m[i], sum l[i]) is plain
-// element-wise vector code over the lanes. The score matrix exists only as a BK x BQ tile.
+// element-wise vector code over the lanes. The score matrix exists only as a bk x BQ tile.
 //
 // Backward (FlashAttention-2): per key block, loop over query blocks, recompute P from q, k and
 // lse, then dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO*O)), dK += dS^T Q, dQ += dS K.
@@ -32,7 +32,8 @@ constexpr int NRMAX = 6, NVMAX = 4;  // 24 accumulators + 4 B vectors of 32 zmm
 constexpr int NRMAX = 6, NVMAX = 2;  // 12 accumulators + 2 B vectors of 16 ymm/xmm
 #endif
 constexpr int64_t BQ = int64_t(W) * NVMAX;  // queries per tile (vector lanes)
-constexpr int64_t BK = 64;                  // keys per tile
+constexpr int64_t BK = 64;                  // target keys per tile
+constexpr int64_t BK_MAX = 2 * BK - 1;      // tiles hold BK..BK_MAX keys (or all of a short Lk)
 constexpr float kInf = __builtin_inff();
 
 // C[r][0..NV*W) (+)= sum_k A[r*ars + k*aks] * B[k*bks + 0..NV*W), r < NR.
@@ -97,7 +98,17 @@ struct Dims {
   int64_t B, H, Lq, Lk, D, HD;
   float scale;
   bool causal;
+  int64_t bk, nkb;  // keys per tile, key tiles
 };
+
+// Splits Lk keys into nkb near-equal tiles of at most BK_MAX: 77 text tokens are one tile, not
+// 64 + a ragged 13.
+Dims make_dims(int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t D, float scale, bool causal) {
+  int64_t nkb = Lk / BK > 1 ? Lk / BK : 1;
+  int64_t bk = (Lk + nkb - 1) / nkb;
+  if (Lk <= 0) nkb = 0, bk = 1;
+  return Dims{B, H, Lq, Lk, D, H * D, scale, causal, bk, nkb};
+}
 
 // ---------------------------------------------------------------------------------------------
 // Forward: one task = (batch, head, query block).
@@ -107,7 +118,7 @@ struct FwdScratch {
   explicit FwdScratch(int64_t D) {
     Qt = alloc_floats(D * BQ);
     Ot = alloc_floats(D * BQ);
-    S = alloc_floats(BK * BQ);
+    S = alloc_floats(BK_MAX * BQ);
     m = alloc_floats(3 * BQ);
     l = m + BQ;
     alpha = l + BQ;
@@ -128,20 +139,19 @@ void forward_block(const Dims& g, const float* q, const float* k, const float* v
 
   // Pack the query block transposed and scaled; padded lanes are zeros (finite, never stored).
   const float* qrow = q + (b * g.Lq + i0) * HD + h * D;
-  for (int64_t i = 0; i < BQ; ++i) {
-    if (i < nq) {
-      for (int64_t d = 0; d < D; ++d) Qt[d * BQ + i] = qrow[i * HD + d] * g.scale;
-    } else {
-      for (int64_t d = 0; d < D; ++d) Qt[d * BQ + i] = 0.f;
-    }
+  // d outer: contiguous writes of Qt rows; the nq rows of q read stay in L1.
+  for (int64_t d = 0; d < D; ++d) {
+    float* qt = Qt + d * BQ;
+    for (int64_t i = 0; i < nq; ++i) qt[i] = qrow[i * HD + d] * g.scale;
+    for (int64_t i = nq; i < BQ; ++i) qt[i] = 0.f;
   }
   for (int64_t i = 0; i < BQ; ++i) m[i] = -kInf, l[i] = 0.f;
   std::memset(Ot, 0, sizeof(float) * size_t(D * BQ));
 
   // Causal: keys past the block's last query are fully masked.
   const int64_t kend = g.causal ? (i0 + nq < g.Lk ? i0 + nq : g.Lk) : g.Lk;
-  for (int64_t j0 = 0; j0 < kend; j0 += BK) {
-    const int64_t nk = kend - j0 < BK ? kend - j0 : BK;
+  for (int64_t j0 = 0; j0 < kend; j0 += g.bk) {
+    const int64_t nk = kend - j0 < g.bk ? kend - j0 : g.bk;
     const float* kb = k + (b * g.Lk + j0) * HD + h * D;
     const float* vb = v + (b * g.Lk + j0) * HD + h * D;
     gemm_bcast(nk, NVMAX, D, kb, HD, 1, Qt, BQ, S, BQ, false);
@@ -150,20 +160,23 @@ void forward_block(const Dims& g, const float* q, const float* k, const float* v
         for (int64_t i = 0; i < BQ && i0 + i < j0 + j; ++i) S[j * BQ + i] = -kInf;
     }
     // Online softmax over this key block, lanes = queries. The first key block holds key 0, which
-    // every query sees, so the running max is finite from then on.
-    for (int64_t vv = 0; vv < BQ; vv += W) {
-      vf mold = vload(m + vv), mx = mold;
-      for (int64_t j = 0; j < nk; ++j) mx = vmax(mx, vload(S + j * BQ + vv));
-      vf sum = vzero();
-      for (int64_t j = 0; j < nk; ++j) {
-        vf p = vexp(vsub(vload(S + j * BQ + vv), mx));
-        vstore(S + j * BQ + vv, p);
-        sum = vadd(sum, p);
+    // every query sees, so the running max is finite from then on. The NVMAX lane vectors are
+    // independent chains, interleaved for instruction-level parallelism.
+    vf mx[NVMAX], sum[NVMAX];
+    for (int u = 0; u < NVMAX; ++u) mx[u] = vload(m + u * W), sum[u] = vzero();
+    for (int64_t j = 0; j < nk; ++j)
+      for (int u = 0; u < NVMAX; ++u) mx[u] = vmax(mx[u], vload(S + j * BQ + u * W));
+    for (int64_t j = 0; j < nk; ++j)
+      for (int u = 0; u < NVMAX; ++u) {
+        vf p = vexp(vsub(vload(S + j * BQ + u * W), mx[u]));
+        vstore(S + j * BQ + u * W, p);
+        sum[u] = vadd(sum[u], p);
       }
-      vf a = vexp(vsub(mold, mx));  // exp(-inf) = 0 on the first block
-      vstore(alpha + vv, a);
-      vstore(l + vv, vfma(vload(l + vv), a, sum));
-      vstore(m + vv, mx);
+    for (int u = 0; u < NVMAX; ++u) {
+      vf a = vexp(vsub(vload(m + u * W), mx[u]));  // exp(-inf) = 0 on the first block
+      vstore(alpha + u * W, a);
+      vstore(l + u * W, vfma(vload(l + u * W), a, sum[u]));
+      vstore(m + u * W, mx[u]);
     }
     if (j0 > 0) {
       for (int64_t d = 0; d < D; ++d)
@@ -176,10 +189,11 @@ void forward_block(const Dims& g, const float* q, const float* k, const float* v
   float* lrow = lse + (b * g.H + h) * g.Lq + i0;
   for (int64_t i = 0; i < nq; ++i) {
     // No keys at all (Lk == 0): output 0, lse = -inf.
-    const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;
-    for (int64_t d = 0; d < D; ++d) orow[i * HD + d] = Ot[d * BQ + i] * inv;
     lrow[i] = l[i] > 0.f ? m[i] + std::log(l[i]) : -kInf;
+    alpha[i] = l[i] > 0.f ? 1.f / l[i] : 0.f;
   }
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t i = 0; i < nq; ++i) orow[i * HD + d] = Ot[d * BQ + i] * alpha[i];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,8 +204,8 @@ struct BwdScratch {
   float *Qt, *dOt, *dQt;  // [nqb][D][BQ]   (Qt scaled by scale)
   float *Qp, *dOp;        // [Lqp][Dp]      (row layout, zero padded)
   float *lsev, *Dv;       // [Lqp]
-  float *S, *dP;          // [BK][BQ]
-  float *dKa, *dVa;       // [BK][Dp]
+  float *S, *dP;          // [BK_MAX][BQ]
+  float *dKa, *dVa;       // [BK_MAX][Dp]
   BwdScratch(int64_t Lq, int64_t D) {
     nqb = (Lq + BQ - 1) / BQ;
     Lqp = nqb * BQ;
@@ -203,10 +217,10 @@ struct BwdScratch {
     dOp = Qp + Lqp * Dp;
     lsev = dOp + Lqp * Dp;
     Dv = lsev + Lqp;
-    S = alloc_floats(2 * BK * BQ + 2 * BK * Dp);
-    dP = S + BK * BQ;
-    dKa = dP + BK * BQ;
-    dVa = dKa + BK * Dp;
+    S = alloc_floats(2 * BK_MAX * BQ + 2 * BK_MAX * Dp);
+    dP = S + BK_MAX * BQ;
+    dKa = dP + BK_MAX * BQ;
+    dVa = dKa + BK_MAX * Dp;
   }
   ~BwdScratch() {
     std::free(Qt);
@@ -226,9 +240,6 @@ void backward_task(const Dims& g, const float* q, const float* k, const float* v
   std::memset(s.Qp, 0, sizeof(float) * size_t(2 * s.Lqp * Dp));
   std::memset(s.Qt, 0, sizeof(float) * size_t(3 * s.Lqp * D));
   for (int64_t i = 0; i < s.Lqp; ++i) {
-    const int64_t qb = i / BQ, ii = i % BQ;
-    float* qt = s.Qt + qb * D * BQ + ii;
-    float* dot = s.dOt + qb * D * BQ + ii;
     if (i >= Lq) {
       s.lsev[i] = kInf;  // padded query: P = exp(S - inf) = 0
       s.Dv[i] = 0.f;
@@ -239,8 +250,6 @@ void backward_task(const Dims& g, const float* q, const float* k, const float* v
     const float* orr = out + qoff + i * HD;
     float dsum = 0.f;
     for (int64_t d = 0; d < D; ++d) {
-      qt[d * BQ] = qr[d] * g.scale;
-      dot[d * BQ] = dr[d];
       s.Qp[i * Dp + d] = qr[d];
       s.dOp[i * Dp + d] = dr[d];
       dsum += dr[d] * orr[d];
@@ -248,12 +257,24 @@ void backward_task(const Dims& g, const float* q, const float* k, const float* v
     s.lsev[i] = lse[bh * Lq + i];
     s.Dv[i] = dsum;
   }
+  // Transposed copies, d outer: contiguous writes, the block's rows stay in L1.
+  for (int64_t qb = 0; qb < s.nqb; ++qb) {
+    const int64_t i0 = qb * BQ, nq = Lq - i0 < BQ ? Lq - i0 : BQ;
+    for (int64_t d = 0; d < D; ++d) {
+      float* qt = s.Qt + (qb * D + d) * BQ;
+      float* dot = s.dOt + (qb * D + d) * BQ;
+      const float* qc = q + qoff + i0 * HD + d;
+      const float* dc = dout + qoff + i0 * HD + d;
+      for (int64_t i = 0; i < nq; ++i) qt[i] = qc[i * HD] * g.scale;
+      for (int64_t i = 0; i < nq; ++i) dot[i] = dc[i * HD];
+    }
+  }
 
   for (int64_t kb = kb_begin; kb < kb_end; ++kb) {
-    const int64_t j0 = kb * BK, nk = g.Lk - j0 < BK ? g.Lk - j0 : BK;
+    const int64_t j0 = kb * g.bk, nk = g.Lk - j0 < g.bk ? g.Lk - j0 : g.bk;
     const float* kblk = k + koff + j0 * HD;
     const float* vblk = v + koff + j0 * HD;
-    std::memset(s.dKa, 0, sizeof(float) * size_t(2 * BK * Dp));
+    std::memset(s.dKa, 0, sizeof(float) * size_t(2 * BK_MAX * Dp));
     // Causal: queries before j0 see none of these keys.
     const int64_t qb_first = g.causal ? j0 / BQ : 0;
     for (int64_t qb = qb_first; qb < s.nqb; ++qb) {
@@ -299,7 +320,7 @@ void backward_task(const Dims& g, const float* q, const float* k, const float* v
 void attention_forward(const float* q, const float* k, const float* v, float* out, float* lse, int64_t B, int64_t H,
                        int64_t Lq, int64_t Lk, int64_t D, float scale, bool causal) {
   if (B <= 0 || H <= 0 || Lq <= 0 || D <= 0) return;
-  const Dims g{B, H, Lq, Lk, D, H * D, scale, causal};
+  const Dims g = make_dims(B, H, Lq, Lk, D, scale, causal);
   const int64_t nqb = (Lq + BQ - 1) / BQ;
   parallel_for(B * H * nqb, 1, [&](int64_t t0, int64_t t1) {
     FwdScratch s(D);
@@ -314,8 +335,8 @@ void attention_backward(const float* q, const float* k, const float* v, const fl
                         const float* dout, float* dq, float* dk, float* dv, int64_t B, int64_t H, int64_t Lq,
                         int64_t Lk, int64_t D, float scale, bool causal) {
   if (B <= 0 || H <= 0 || D <= 0) return;
-  const Dims g{B, H, Lq, Lk, D, H * D, scale, causal};
-  const int64_t BH = B * H, nkb = (Lk + BK - 1) / BK;
+  const Dims g = make_dims(B, H, Lq, Lk, D, scale, causal);
+  const int64_t BH = B * H, nkb = g.nkb;
   // Split each head's keys into C chunks so there are at least ~8 tasks. C depends only on the
   // shapes, never on the thread count, so results are the same on any number of threads.
   int64_t C = (8 + BH - 1) / BH;
