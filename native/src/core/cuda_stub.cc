@@ -16,4 +16,6 @@ void copy_d2h(void*, const void*, size_t, int) { no_cuda(); }
 void copy_d2d(void*, const void*, size_t, int) { no_cuda(); }
 void memset_zero(void*, size_t, int) { no_cuda(); }
 void synchronize(int) { no_cuda(); }
+void fill_u32(void*, uint32_t, int64_t, int) { no_cuda(); }
+void fill_u16(void*, uint16_t, int64_t, int) { no_cuda(); }
 }  // namespace ie::cuda

@@ -1,4 +1,7 @@
 // Creation, copies and casts.
+#include <climits>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,12 +18,18 @@ Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   require_finite(value, "full", "value");
+  IE_CHECK(dtype != DType::I32 || (value == std::floor(value) && value >= -2147483648.0 && value <= 2147483647.0),
+           "full: value ", value, " is not representable as int32");
   Tensor t = Tensor::empty(shape, dtype, device);
   if (!device.is_cpu()) {
-    std::vector<char> host(t.nbytes());
-    Tensor h = full(shape, value, dtype, Device{});
-    copy_to_host(h, host.data());
-    cuda::copy_h2d(t.raw(), host.data(), t.nbytes(), device.index);
+    int64_t n = t.numel();
+    float f = float(value);
+    switch (dtype) {
+      case DType::F32: cuda::fill_u32(t.raw(), float_bits(f), n, device.index); break;
+      case DType::I32: cuda::fill_u32(t.raw(), uint32_t(int32_t(value)), n, device.index); break;
+      case DType::F16: cuda::fill_u16(t.raw(), float_to_f16(f), n, device.index); break;
+      case DType::BF16: cuda::fill_u16(t.raw(), float_to_bf16(f), n, device.index); break;
+    }
     return t;
   }
   launch(device, [t, value] {
@@ -133,7 +142,14 @@ Tensor cast(const Tensor& x, DType dtype) {
     }
     if (dtype == DType::F16) cpu::f32_to_f16(src, y.data<uint16_t>(), n);
     else if (dtype == DType::BF16) cpu::f32_to_bf16(src, y.data<uint16_t>(), n);
-    else if (dtype == DType::I32) for (int64_t i = 0; i < n; ++i) y.data<int32_t>()[i] = int32_t(src[i]);  // truncates
+    else if (dtype == DType::I32) {
+      // Truncates toward zero like a C cast, saturating out-of-range values; NaN becomes 0.
+      int32_t* out = y.data<int32_t>();
+      for (int64_t i = 0; i < n; ++i) {
+        float v = src[i];
+        out[i] = v != v ? 0 : v >= 2147483647.0f ? INT32_MAX : v <= -2147483648.0f ? INT32_MIN : int32_t(v);
+      }
+    }
     std::free(tmp);
   });
   return y;
