@@ -83,6 +83,11 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// externalMemory(): V8's count of external memory (what tensors reported), for tests.
+Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
+}
+
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
   ie::cpu_empty_cache();
   return info.Env().Undefined();
@@ -100,6 +105,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCpuPath", Napi::Function::New(env, SetCpuPath, "setCpuPath"));
   exports.Set("sync", Napi::Function::New(env, Sync, "sync"));
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats, "memoryStats"));
+  exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("fmaPeakGflops", Napi::Function::New(env, FmaPeak, "fmaPeakGflops"));
   register_ops(env, exports);

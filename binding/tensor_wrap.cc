@@ -1,6 +1,7 @@
 #include "tensor_wrap.h"
 
 #include <cstring>
+#include <unordered_map>
 #include <string>
 
 #include "addon_data.h"
@@ -34,30 +35,43 @@ bool TensorWrap::IsWrap(Napi::Env env, Napi::Value v) {
   return v.IsObject() && v.As<Napi::Object>().InstanceOf(addon_data(env).tensor_ctor.Value());
 }
 
+namespace {
+// Handles per storage: V8 is told about a storage's bytes once, while at least one handle holds it
+// (views share their base's storage). JS-thread only: constructors, dispose() and finalizers.
+std::unordered_map<const ie::Storage*, int>& handle_counts() {
+  static auto* m = new std::unordered_map<const ie::Storage*, int>();
+  return *m;
+}
+}  // namespace
+
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
   if (info.Length() != 1 || !info[0].IsExternal())
     throw Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed from JS; use the instructedit API");
   ie::Tensor* holder = info[0].As<Napi::External<ie::Tensor>>().Data();
   t_ = std::move(*holder);
   delete holder;
-  // Only the first handle on a storage reports it (views share it).
-  if (t_->storage() && t_->storage().use_count() == 1) {
-    reported_ = int64_t(t_->storage()->bytes());
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_);
-  }
+  if (t_->storage() && handle_counts()[t_->storage().get()]++ == 0)
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), int64_t(t_->storage()->bytes()));
 }
 
 TensorWrap::~TensorWrap() {
   // Finalizer: the JS object was collected without dispose(). Adjusting V8's counter from here is
   // allowed (node-addon-api runs finalizers outside the GC pass in Node >= 18).
-  if (reported_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+  Release(Env());
 }
 
 void TensorWrap::Release(Napi::Env env) {
+  if (!t_) return;
+  const ie::Storage* s = t_->storage().get();
+  int64_t bytes = s ? int64_t(s->bytes()) : 0;
   t_.reset();
-  if (reported_) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-    reported_ = 0;
+  if (!s) return;
+  auto& counts = handle_counts();
+  auto it = counts.find(s);
+  if (it != counts.end() && --it->second == 0) {
+    counts.erase(it);
+    // Queued work may still hold the storage, but no JS handle does any more.
+    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
   }
 }
 

@@ -35,7 +35,6 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   void Release(Napi::Env env);
 
   std::optional<ie::Tensor> t_;
-  int64_t reported_ = 0;  // bytes reported to V8 (0 for views that share another handle's storage)
 };
 
 }  // namespace ieb

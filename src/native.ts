@@ -30,6 +30,7 @@ export interface NativeAddon {
   sync(device: string): void;
   memoryStats(): { inUse: number; cached: number; peakInUse: number };
   emptyCache(): void;
+  externalMemory(): number;
   fmaPeakGflops(threads: number, seconds: number): number;
   [op: string]: Fn;
 }

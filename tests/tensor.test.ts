@@ -1,5 +1,6 @@
 // The Tensor facade: creation, read-back, dtypes, random streams, disposal and scopes.
 import { describe, expect, it } from 'vitest';
+import { native } from '../src/native';
 import { Tensor, tensor, zeros, ones, full, randn, rand, manualSeed, scope, keep, backends, getNumThreads, setNumThreads } from '../src';
 
 describe('Tensor', () => {
@@ -149,5 +150,45 @@ describe('host memory', () => {
     expect(memoryStats().cached).toBeGreaterThanOrEqual(4 << 20);
     emptyCache();
     expect(memoryStats().cached).toBe(0);
+  });
+});
+
+describe('native memory and the garbage collector', () => {
+  it('reports tensor bytes to V8 as external memory while a handle holds them', () => {
+    // V8's own counter, as napi_adjust_external_memory reports it (process.memoryUsage() does not
+    // include it in Node 20).
+    const external = (): number => native.externalMemory();
+    const before = external();
+    const t = zeros([16 << 20]); // 64 MiB
+    const view = t.reshape([4 << 20, 4]); // shares the storage: not counted twice
+    const during = external();
+    t.dispose();
+    const stillHeld = external();
+    view.dispose();
+    const after = external();
+    expect(during - stillHeld).toBe(0);
+    expect(during - before).toBeLessThan(2 * (64 << 20));
+    expect(during - before).toBeGreaterThanOrEqual(64 << 20);
+    expect(during - after).toBeGreaterThanOrEqual(64 << 20);
+  });
+
+  it('frees tensors that were never disposed once they are garbage collected (finalizers)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const script = `
+      const ie = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))});
+      (function leak() { for (let i = 0; i < 8; i++) ie.zeros([4 << 20]); })(); // 8 x 16 MiB, dropped
+      ie.synchronize();
+      const held = ie.memoryStats().inUse;
+      setTimeout(() => {
+        global.gc(); global.gc();
+        setTimeout(() => {
+          ie.synchronize();
+          console.log(JSON.stringify({ held, after: ie.memoryStats().inUse }));
+        }, 50);
+      }, 10);`;
+    const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' }));
+    expect(out.held).toBeGreaterThanOrEqual(8 * (16 << 20));
+    expect(out.after).toBeLessThan(16 << 20);
   });
 });
