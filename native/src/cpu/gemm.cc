@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "ie/parallel.h"
 
@@ -22,14 +23,16 @@ namespace ie::cpu::IE_ISA {
 namespace {
 
 // Register tile (MR x NR) and cache blocks, per ISA.
+// KC x NR floats of B and MR x KC of A are streamed from L2 by the microkernel; the MC x KC block
+// of A (~250 KiB) stays in L2, the KC x NC block of B (3 MiB) in L3.
 #if defined(__AVX512F__)
 // 28 zmm accumulators + 2 for B + 1 broadcast of A: 31 of 32 registers.
 constexpr int MR = 14, NR = 32;
-constexpr int64_t KC = 256, MC = 14 * 12, NC = 2048;
+constexpr int64_t KC = 384, MC = 14 * 12, NC = 2048;
 #elif defined(__AVX2__)
 // 12 ymm accumulators + 2 for B + 1 broadcast: 15 of 16 registers.
 constexpr int MR = 6, NR = 16;
-constexpr int64_t KC = 256, MC = 6 * 24, NC = 2048;
+constexpr int64_t KC = 384, MC = 6 * 28, NC = 2048;
 #else
 constexpr int MR = 4, NR = 16;
 constexpr int64_t KC = 256, MC = 4 * 32, NC = 2048;
@@ -111,6 +114,10 @@ void pack_b(bool transB, const float* b, int64_t ldb, int64_t kc, int64_t nc, fl
   }
 }
 
+template <int N>
+struct KernelRow {
+  void (*fns[N])(int64_t, const float*, const float*, float*, int64_t, int, float, float);
+};
 // ---- microkernels ----------------------------------------------------------------------------
 // C[0:ROWS, 0:nr] = alpha * Apanel * Bpanel + beta * C  (beta == 0: C is not read).
 // ROWS <= MR is a template parameter so short edge panels (and small M) skip the zero rows.
@@ -128,87 +135,84 @@ inline void store_tile_clipped(const float* t, float* c, int64_t ldc, int nr, fl
   }
 }
 
+#if defined(__AVX512F__) || defined(__AVX2__)
 #if defined(__AVX512F__)
-template <int ROWS>
+using V = __m512;
+constexpr int VW = 16;  // floats per vector
+inline V vzero() { return _mm512_setzero_ps(); }
+inline V vset1(float x) { return _mm512_set1_ps(x); }
+inline V vload(const float* p) { return _mm512_load_ps(p); }
+inline V vloadu(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, V x) { _mm512_store_ps(p, x); }
+inline void vstoreu(float* p, V x) { _mm512_storeu_ps(p, x); }
+inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+#else
+using V = __m256;
+constexpr int VW = 8;
+inline V vzero() { return _mm256_setzero_ps(); }
+inline V vset1(float x) { return _mm256_set1_ps(x); }
+inline V vload(const float* p) { return _mm256_load_ps(p); }
+inline V vloadu(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, V x) { _mm256_store_ps(p, x); }
+inline void vstoreu(float* p, V x) { _mm256_storeu_ps(p, x); }
+inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+#endif
+constexpr int NV_MAX = NR / VW;
+
+// ROWS x (NV vectors) tile; NV < NV_MAX serves the last, narrow column panel (e.g. N = 40 is
+// 32 + one 16-wide vector instead of 32 + 32).
+template <int ROWS, int NV>
 void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
              float alpha, float beta) {
-  __m512 acc[ROWS][2];
-#pragma GCC unroll 14
-  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  V acc[ROWS][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < ROWS; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vzero();
+    // The C tile is needed only after the k loop: start fetching it now.
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * VW - 1), _MM_HINT_T0);
+  }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 14
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = vload(b + v * VW);
+#pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
-      __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      V ai = vset1(a[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = vfma(ai, bv[v], acc[i][v]);
     }
   }
-  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  if (nr == NR) {
-#pragma GCC unroll 14
+  const V va = vset1(alpha), vb = vset1(beta);
+  if (nr == NV * VW) {
+#pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
       float* ci = c + i * ldc;
-      if (beta == 0.f) {
-        _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i][0]));
-        _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, acc[i][1]));
-      } else {
-        _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-        _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        if (beta == 0.f)
+          vstoreu(ci + v * VW, vmul(va, acc[i][v]));
+        else
+          vstoreu(ci + v * VW, vfma(va, acc[i][v], vmul(vb, vloadu(ci + v * VW))));
       }
     }
   } else {
     alignas(64) float t[ROWS * NR];
-#pragma GCC unroll 14
-    for (int i = 0; i < ROWS; ++i) {
-      _mm512_store_ps(t + i * NR, acc[i][0]);
-      _mm512_store_ps(t + i * NR + 16, acc[i][1]);
-    }
-    store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
-  }
-}
-#elif defined(__AVX2__)
-template <int ROWS>
-void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
-             float alpha, float beta) {
-  __m256 acc[ROWS][2];
-#pragma GCC unroll 6
-  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; ++i) {
-      __m256 ai = _mm256_broadcast_ss(a + i);
-      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-    }
-  }
-  __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  if (nr == NR) {
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; ++i) {
-      float* ci = c + i * ldc;
-      if (beta == 0.f) {
-        _mm256_storeu_ps(ci, _mm256_mul_ps(va, acc[i][0]));
-        _mm256_storeu_ps(ci + 8, _mm256_mul_ps(va, acc[i][1]));
-      } else {
-        _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[i][0], _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
-        _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
-      }
-    }
-  } else {
-    alignas(32) float t[ROWS * NR];
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; ++i) {
-      _mm256_store_ps(t + i * NR, acc[i][0]);
-      _mm256_store_ps(t + i * NR + 8, acc[i][1]);
-    }
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) vstore(t + i * NR + v * VW, acc[i][v]);
     store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
   }
 }
 #else
 // Portable: the compiler vectorises the j loops for the baseline ISA.
-template <int ROWS>
+constexpr int VW = NR, NV_MAX = 1;
+template <int ROWS, int NV>
 void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
              float alpha, float beta) {
   float t[ROWS * NR];
@@ -224,16 +228,24 @@ void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, f
 
 using Kernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float);
 
-template <int... I>
-struct KernelTable {
-  static constexpr Kernel fns[sizeof...(I)] = {&ukernel<I + 1>...};
+// kTable.rows[nv - 1].fns[rows - 1] computes a rows x (nv vectors) tile.
+struct KernelTableT {
+  KernelRow<MR> rows[NV_MAX];
 };
-template <int N, int... I>
-struct MakeTable : MakeTable<N - 1, N - 1, I...> {};
-template <int... I>
-struct MakeTable<0, I...> : KernelTable<I...> {};
-// kernels()[r - 1] handles r rows.
-inline const Kernel* kernels() { return MakeTable<MR>::fns; }
+template <int NV, int... I>
+constexpr KernelRow<sizeof...(I)> kernel_row(std::integer_sequence<int, I...>) {
+  return {{&ukernel<I + 1, NV>...}};
+}
+template <int... V>
+constexpr KernelTableT kernel_table(std::integer_sequence<int, V...>) {
+  return {{kernel_row<V + 1>(std::make_integer_sequence<int, MR>())...}};
+}
+constexpr KernelTableT kTable = kernel_table(std::make_integer_sequence<int, NV_MAX>());
+
+inline Kernel pick_kernel(int rows, int nr) {
+  int nv = (nr + VW - 1) / VW;
+  return kTable.rows[nv - 1].fns[rows - 1];
+}
 
 // ---- serial blocked GEMM on one rectangle of C -------------------------------------------------
 // a = op(A)(0,0), b = op(B)(0,0); M, N, K > 0.
@@ -244,7 +256,6 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
   const int64_t mc_max = M < MC ? M : MC;
   float* bp = t_pack_b.get(size_t(kc_max * ((nc_max + NR - 1) / NR) * NR));
   float* ap = t_pack_a.get(size_t(kc_max * ((mc_max + MR - 1) / MR) * MR));
-  const Kernel* kern = kernels();
   for (int64_t jc = 0; jc < N; jc += NC) {
     int64_t nc = N - jc < NC ? N - jc : NC;
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -259,7 +270,7 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
           const float* bpanel = bp + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             int mr = int(mc - ir < MR ? mc - ir : MR);
-            kern[mr - 1](kc, ap + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc, nr, alpha, beta_eff);
+            pick_kernel(mr, nr)(kc, ap + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc, nr, alpha, beta_eff);
           }
         }
       }
