@@ -58,29 +58,76 @@ thread_local Scratch t_pack_a, t_pack_b;
 
 // ---- packing ---------------------------------------------------------------------------------
 
+// dst[k * width + i] = src[i * ld + k] for i < rows, 0 for rows <= i < width (k < kc): the
+// transposing copy behind both "A not transposed" and "B transposed".
+void transpose_pack(const float* src, int64_t ld, int rows, int width, int64_t kc, float* dst) {
+  int64_t k0 = 0;
+#if defined(__AVX2__)
+  // 8 x 8 blocks transposed in registers; the last group of a 14- or 6-wide panel is stored
+  // with a mask.
+  for (; k0 + 8 <= kc; k0 += 8)
+    for (int g = 0; g < width; g += 8) {
+      __m256 t[8];
+      for (int i = 0; i < 8; ++i) {
+        if (g + i < rows) {
+          // Rows are far apart (often in DRAM): fetch a few blocks ahead of the transposes.
+          _mm_prefetch(reinterpret_cast<const char*>(src + (g + i) * ld + k0 + 64), _MM_HINT_T0);
+          t[i] = _mm256_loadu_ps(src + (g + i) * ld + k0);
+        } else {
+          t[i] = _mm256_setzero_ps();
+        }
+      }
+      __m256 a0 = _mm256_unpacklo_ps(t[0], t[1]), a1 = _mm256_unpackhi_ps(t[0], t[1]);
+      __m256 a2 = _mm256_unpacklo_ps(t[2], t[3]), a3 = _mm256_unpackhi_ps(t[2], t[3]);
+      __m256 a4 = _mm256_unpacklo_ps(t[4], t[5]), a5 = _mm256_unpackhi_ps(t[4], t[5]);
+      __m256 a6 = _mm256_unpacklo_ps(t[6], t[7]), a7 = _mm256_unpackhi_ps(t[6], t[7]);
+      __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+      __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+      __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xEE);
+      __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xEE);
+      // column k0 + j of the block, for rows g..g+7
+      __m256 col[8] = {_mm256_permute2f128_ps(b0, b4, 0x20), _mm256_permute2f128_ps(b1, b5, 0x20),
+                       _mm256_permute2f128_ps(b2, b6, 0x20), _mm256_permute2f128_ps(b3, b7, 0x20),
+                       _mm256_permute2f128_ps(b0, b4, 0x31), _mm256_permute2f128_ps(b1, b5, 0x31),
+                       _mm256_permute2f128_ps(b2, b6, 0x31), _mm256_permute2f128_ps(b3, b7, 0x31)};
+      float* d = dst + k0 * width + g;
+      if (width - g >= 8) {
+        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(d + j * width, col[j]);
+      } else {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - g), lane);
+        for (int j = 0; j < 8; ++j) _mm256_maskstore_ps(d + j * width, mask, col[j]);
+      }
+    }
+#endif
+  for (int64_t k = k0; k < kc; ++k)
+    for (int i = 0; i < width; ++i) dst[k * width + i] = i < rows ? src[i * ld + k] : 0.f;
+}
+
+// dst[k * width + i] = src[k * ld + i] for i < cols, 0 up to width: the plain panel copy.
+void copy_pack(const float* src, int64_t ld, int cols, int width, int64_t kc, float* dst) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* s = src + k * ld;
+    float* d = dst + k * width;
+    if (cols == width) {
+      std::memcpy(d, s, size_t(width) * sizeof(float));
+    } else {
+      int i = 0;
+      for (; i < cols; ++i) d[i] = s[i];
+      for (; i < width; ++i) d[i] = 0.f;
+    }
+  }
+}
+
 // op(A)[0:mc, 0:kc] -> MR-row panels; panel r holds, for each k, MR consecutive values (rows past
 // mc are zero). `a` points at op(A)(0, 0).
 void pack_a(bool transA, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    int64_t mr = mc - i0 < MR ? mc - i0 : MR;
-    if (transA) {
-      // A stored [K, M]: each k gives mr contiguous values.
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = a + k * lda + i0;
-        float* d = dst + k * MR;
-        int64_t i = 0;
-        for (; i < mr; ++i) d[i] = src[i];
-        for (; i < MR; ++i) d[i] = 0.f;
-      }
-    } else {
-      // A stored [M, K]: read rows contiguously, scatter with stride MR.
-      for (int64_t i = 0; i < mr; ++i) {
-        const float* src = a + (i0 + i) * lda;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
-      }
-      for (int64_t i = mr; i < MR; ++i)
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.f;
-    }
+    int mr = int(mc - i0 < MR ? mc - i0 : MR);
+    if (transA)
+      copy_pack(a + i0, lda, mr, MR, kc, dst);  // A stored [K, M]
+    else
+      transpose_pack(a + i0 * lda, lda, mr, MR, kc, dst);  // A stored [M, K]
   }
 }
 
@@ -88,29 +135,11 @@ void pack_a(bool transA, const float* a, int64_t lda, int64_t mc, int64_t kc, fl
 // (columns past nc are zero). `b` points at op(B)(0, 0).
 void pack_b(bool transB, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-    int64_t nr = nc - j0 < NR ? nc - j0 : NR;
-    if (!transB) {
-      // B stored [K, N]: each k gives nr contiguous values.
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = b + k * ldb + j0;
-        float* d = dst + k * NR;
-        if (nr == NR) {
-          std::memcpy(d, src, NR * sizeof(float));
-        } else {
-          int64_t j = 0;
-          for (; j < nr; ++j) d[j] = src[j];
-          for (; j < NR; ++j) d[j] = 0.f;
-        }
-      }
-    } else {
-      // B stored [N, K]: column j of op(B) is row j of B.
-      for (int64_t j = 0; j < nr; ++j) {
-        const float* src = b + (j0 + j) * ldb;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
-      }
-      for (int64_t j = nr; j < NR; ++j)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
-    }
+    int nr = int(nc - j0 < NR ? nc - j0 : NR);
+    if (transB)
+      transpose_pack(b + j0 * ldb, ldb, nr, NR, kc, dst);  // B stored [N, K]
+    else
+      copy_pack(b + j0, ldb, nr, NR, kc, dst);  // B stored [K, N]
   }
 }
 
