@@ -307,6 +307,52 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
   }
 }
 
+// ---- few rows (M <= kSmallM): matrix-vector-like, bandwidth-bound on B --------------------------
+// Packing B would read and write it once more than the product itself, so B is read in place, as
+// long contiguous runs. Computes columns [j0, j1) of C; op(A) must be A itself (rows read along k).
+// The plain loops vectorise for each ISA.
+constexpr int64_t kSmallM = 4;
+
+void small_m_cols(bool transB, int64_t M, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc, int64_t j0, int64_t j1) {
+  const int64_t nb = j1 - j0;
+  auto finish = [&](int64_t m, int64_t j, float v) {
+    float* c = C + m * ldc + j;
+    *c = beta == 0.f ? alpha * v : alpha * v + beta * *c;
+  };
+  if (!transB) {
+    // Rows of B stream by: acc[m, :] += A(m, k) * B[k, j0:j1]; acc (M x nb) stays in L1/L2.
+    float* acc = t_pack_a.get(size_t(M * nb));
+    for (int64_t i = 0; i < M * nb; ++i) acc[i] = 0.f;
+    for (int64_t k = 0; k < K; ++k) {
+      const float* brow = B + k * ldb + j0;
+      for (int64_t m = 0; m < M; ++m) {
+        const float a = A[m * lda + k];
+        float* am = acc + m * nb;
+        for (int64_t j = 0; j < nb; ++j) am[j] += a * brow[j];
+      }
+    }
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < nb; ++j) finish(m, j0 + j, acc[m * nb + j]);
+  } else {
+    // Column j of op(B) is row j of B: dot products along k, 16 partial sums each.
+    for (int64_t j = j0; j < j1; ++j) {
+      const float* bcol = B + j * ldb;
+      for (int64_t m = 0; m < M; ++m) {
+        const float* arow = A + m * lda;
+        float part[16] = {};
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16)
+          for (int u = 0; u < 16; ++u) part[u] += arow[k + u] * bcol[k + u];
+        for (; k < K; ++k) part[k & 15] += arow[k] * bcol[k];
+        float sum = 0.f;
+        for (int u = 0; u < 16; ++u) sum += part[u];
+        finish(m, j, sum);
+      }
+    }
+  }
+}
+
 // C = beta * C for the degenerate cases (K == 0 or alpha == 0).
 void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < M; ++i) {
@@ -383,6 +429,20 @@ void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   if (K <= 0 || alpha == 0.f) {
     parallel_for(batch * M, 64, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) scale_c(1, N, beta, C + (r / M) * strideC + (r % M) * ldc, ldc);
+    });
+    return;
+  }
+  if (M <= kSmallM && !transA) {
+    // Columns split evenly over the threads (per GEMM), in multiples of 16.
+    const int parts = threads_for(M, N, K, batch) > 1 && N >= 64 ? num_threads() : 1;
+    parallel_for(batch * parts, 1, [&](int64_t b, int64_t e) {
+      for (int64_t item = b; item < e; ++item) {
+        int64_t i = item / parts, j0, j1;
+        piece((N + 15) / 16, 16, N, parts, int(item % parts), &j0, &j1);
+        if (j0 < j1)
+          small_m_cols(transB, M, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta, C + i * strideC, ldc,
+                       j0, j1);
+      }
     });
     return;
   }
