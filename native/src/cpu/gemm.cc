@@ -366,8 +366,7 @@ void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t ldc) {
 
 // How to cut C among `t` threads: tm row groups x tn column groups (tm * tn == t), counted in
 // MR x NR tiles. Picks the split with the least work on the busiest thread; ties go to splitting
-// rows (splitting columns makes each thread pack the same A rows... and vice versa, so it's a wash
-// except that rows keep each thread's C writes contiguous).
+// rows. (Each thread packs its own copy of the B panels it needs, so no barrier is needed.)
 void choose_split(int64_t M, int64_t N, int t, int* tm, int* tn) {
   int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
   int64_t best = -1;
@@ -379,7 +378,8 @@ void choose_split(int64_t M, int64_t N, int t, int* tm, int* tn) {
   }
 }
 
-// Range [b, e) of `parts` equal-as-possible pieces of n units of `unit` elements, clipped to total.
+// Range [b, e) of piece p of `parts` near-equal pieces of `units` blocks of `unit` elements,
+// clipped to total.
 inline void piece(int64_t units, int64_t unit, int64_t total, int parts, int p, int64_t* b, int64_t* e) {
   *b = units * p / parts * unit;
   *e = units * (p + 1) / parts * unit;
