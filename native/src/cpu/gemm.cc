@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "ie/parallel.h"
 
@@ -22,14 +23,16 @@ namespace ie::cpu::IE_ISA {
 namespace {
 
 // Register tile (MR x NR) and cache blocks, per ISA.
+// KC x NR floats of B and MR x KC of A are streamed from L2 by the microkernel; the MC x KC block
+// of A (~250 KiB) stays in L2, the KC x NC block of B (3 MiB) in L3.
 #if defined(__AVX512F__)
 // 28 zmm accumulators + 2 for B + 1 broadcast of A: 31 of 32 registers.
 constexpr int MR = 14, NR = 32;
-constexpr int64_t KC = 256, MC = 14 * 12, NC = 2048;
+constexpr int64_t KC = 384, MC = 14 * 12, NC = 2048;
 #elif defined(__AVX2__)
 // 12 ymm accumulators + 2 for B + 1 broadcast: 15 of 16 registers.
 constexpr int MR = 6, NR = 16;
-constexpr int64_t KC = 256, MC = 6 * 24, NC = 2048;
+constexpr int64_t KC = 384, MC = 6 * 28, NC = 2048;
 #else
 constexpr int MR = 4, NR = 16;
 constexpr int64_t KC = 256, MC = 4 * 32, NC = 2048;
@@ -55,29 +58,76 @@ thread_local Scratch t_pack_a, t_pack_b;
 
 // ---- packing ---------------------------------------------------------------------------------
 
+// dst[k * width + i] = src[i * ld + k] for i < rows, 0 for rows <= i < width (k < kc): the
+// transposing copy behind both "A not transposed" and "B transposed".
+void transpose_pack(const float* src, int64_t ld, int rows, int width, int64_t kc, float* dst) {
+  int64_t k0 = 0;
+#if defined(__AVX2__)
+  // 8 x 8 blocks transposed in registers; the last group of a 14- or 6-wide panel is stored
+  // with a mask.
+  for (; k0 + 8 <= kc; k0 += 8)
+    for (int g = 0; g < width; g += 8) {
+      __m256 t[8];
+      for (int i = 0; i < 8; ++i) {
+        if (g + i < rows) {
+          // Rows are far apart (often in DRAM): fetch a few blocks ahead of the transposes.
+          _mm_prefetch(reinterpret_cast<const char*>(src + (g + i) * ld + k0 + 64), _MM_HINT_T0);
+          t[i] = _mm256_loadu_ps(src + (g + i) * ld + k0);
+        } else {
+          t[i] = _mm256_setzero_ps();
+        }
+      }
+      __m256 a0 = _mm256_unpacklo_ps(t[0], t[1]), a1 = _mm256_unpackhi_ps(t[0], t[1]);
+      __m256 a2 = _mm256_unpacklo_ps(t[2], t[3]), a3 = _mm256_unpackhi_ps(t[2], t[3]);
+      __m256 a4 = _mm256_unpacklo_ps(t[4], t[5]), a5 = _mm256_unpackhi_ps(t[4], t[5]);
+      __m256 a6 = _mm256_unpacklo_ps(t[6], t[7]), a7 = _mm256_unpackhi_ps(t[6], t[7]);
+      __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+      __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+      __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xEE);
+      __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xEE);
+      // column k0 + j of the block, for rows g..g+7
+      __m256 col[8] = {_mm256_permute2f128_ps(b0, b4, 0x20), _mm256_permute2f128_ps(b1, b5, 0x20),
+                       _mm256_permute2f128_ps(b2, b6, 0x20), _mm256_permute2f128_ps(b3, b7, 0x20),
+                       _mm256_permute2f128_ps(b0, b4, 0x31), _mm256_permute2f128_ps(b1, b5, 0x31),
+                       _mm256_permute2f128_ps(b2, b6, 0x31), _mm256_permute2f128_ps(b3, b7, 0x31)};
+      float* d = dst + k0 * width + g;
+      if (width - g >= 8) {
+        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(d + j * width, col[j]);
+      } else {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - g), lane);
+        for (int j = 0; j < 8; ++j) _mm256_maskstore_ps(d + j * width, mask, col[j]);
+      }
+    }
+#endif
+  for (int64_t k = k0; k < kc; ++k)
+    for (int i = 0; i < width; ++i) dst[k * width + i] = i < rows ? src[i * ld + k] : 0.f;
+}
+
+// dst[k * width + i] = src[k * ld + i] for i < cols, 0 up to width: the plain panel copy.
+void copy_pack(const float* src, int64_t ld, int cols, int width, int64_t kc, float* dst) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* s = src + k * ld;
+    float* d = dst + k * width;
+    if (cols == width) {
+      std::memcpy(d, s, size_t(width) * sizeof(float));
+    } else {
+      int i = 0;
+      for (; i < cols; ++i) d[i] = s[i];
+      for (; i < width; ++i) d[i] = 0.f;
+    }
+  }
+}
+
 // op(A)[0:mc, 0:kc] -> MR-row panels; panel r holds, for each k, MR consecutive values (rows past
 // mc are zero). `a` points at op(A)(0, 0).
 void pack_a(bool transA, const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    int64_t mr = mc - i0 < MR ? mc - i0 : MR;
-    if (transA) {
-      // A stored [K, M]: each k gives mr contiguous values.
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = a + k * lda + i0;
-        float* d = dst + k * MR;
-        int64_t i = 0;
-        for (; i < mr; ++i) d[i] = src[i];
-        for (; i < MR; ++i) d[i] = 0.f;
-      }
-    } else {
-      // A stored [M, K]: read rows contiguously, scatter with stride MR.
-      for (int64_t i = 0; i < mr; ++i) {
-        const float* src = a + (i0 + i) * lda;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
-      }
-      for (int64_t i = mr; i < MR; ++i)
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.f;
-    }
+    int mr = int(mc - i0 < MR ? mc - i0 : MR);
+    if (transA)
+      copy_pack(a + i0, lda, mr, MR, kc, dst);  // A stored [K, M]
+    else
+      transpose_pack(a + i0 * lda, lda, mr, MR, kc, dst);  // A stored [M, K]
   }
 }
 
@@ -85,32 +135,18 @@ void pack_a(bool transA, const float* a, int64_t lda, int64_t mc, int64_t kc, fl
 // (columns past nc are zero). `b` points at op(B)(0, 0).
 void pack_b(bool transB, const float* b, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-    int64_t nr = nc - j0 < NR ? nc - j0 : NR;
-    if (!transB) {
-      // B stored [K, N]: each k gives nr contiguous values.
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = b + k * ldb + j0;
-        float* d = dst + k * NR;
-        if (nr == NR) {
-          std::memcpy(d, src, NR * sizeof(float));
-        } else {
-          int64_t j = 0;
-          for (; j < nr; ++j) d[j] = src[j];
-          for (; j < NR; ++j) d[j] = 0.f;
-        }
-      }
-    } else {
-      // B stored [N, K]: column j of op(B) is row j of B.
-      for (int64_t j = 0; j < nr; ++j) {
-        const float* src = b + (j0 + j) * ldb;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
-      }
-      for (int64_t j = nr; j < NR; ++j)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.f;
-    }
+    int nr = int(nc - j0 < NR ? nc - j0 : NR);
+    if (transB)
+      transpose_pack(b + j0 * ldb, ldb, nr, NR, kc, dst);  // B stored [N, K]
+    else
+      copy_pack(b + j0, ldb, nr, NR, kc, dst);  // B stored [K, N]
   }
 }
 
+template <int N>
+struct KernelRow {
+  void (*fns[N])(int64_t, const float*, const float*, float*, int64_t, int, float, float);
+};
 // ---- microkernels ----------------------------------------------------------------------------
 // C[0:ROWS, 0:nr] = alpha * Apanel * Bpanel + beta * C  (beta == 0: C is not read).
 // ROWS <= MR is a template parameter so short edge panels (and small M) skip the zero rows.
@@ -128,87 +164,84 @@ inline void store_tile_clipped(const float* t, float* c, int64_t ldc, int nr, fl
   }
 }
 
+#if defined(__AVX512F__) || defined(__AVX2__)
 #if defined(__AVX512F__)
-template <int ROWS>
+using V = __m512;
+constexpr int VW = 16;  // floats per vector
+inline V vzero() { return _mm512_setzero_ps(); }
+inline V vset1(float x) { return _mm512_set1_ps(x); }
+inline V vload(const float* p) { return _mm512_load_ps(p); }
+inline V vloadu(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, V x) { _mm512_store_ps(p, x); }
+inline void vstoreu(float* p, V x) { _mm512_storeu_ps(p, x); }
+inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V vmul(V a, V b) { return _mm512_mul_ps(a, b); }
+#else
+using V = __m256;
+constexpr int VW = 8;
+inline V vzero() { return _mm256_setzero_ps(); }
+inline V vset1(float x) { return _mm256_set1_ps(x); }
+inline V vload(const float* p) { return _mm256_load_ps(p); }
+inline V vloadu(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, V x) { _mm256_store_ps(p, x); }
+inline void vstoreu(float* p, V x) { _mm256_storeu_ps(p, x); }
+inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
+#endif
+constexpr int NV_MAX = NR / VW;
+
+// ROWS x (NV vectors) tile; NV < NV_MAX serves the last, narrow column panel (e.g. N = 40 is
+// 32 + one 16-wide vector instead of 32 + 32).
+template <int ROWS, int NV>
 void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
              float alpha, float beta) {
-  __m512 acc[ROWS][2];
-#pragma GCC unroll 14
-  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  V acc[ROWS][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < ROWS; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vzero();
+    // The C tile is needed only after the k loop: start fetching it now.
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * VW - 1), _MM_HINT_T0);
+  }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 14
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = vload(b + v * VW);
+#pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
-      __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      V ai = vset1(a[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = vfma(ai, bv[v], acc[i][v]);
     }
   }
-  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  if (nr == NR) {
-#pragma GCC unroll 14
+  const V va = vset1(alpha), vb = vset1(beta);
+  if (nr == NV * VW) {
+#pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
       float* ci = c + i * ldc;
-      if (beta == 0.f) {
-        _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i][0]));
-        _mm512_storeu_ps(ci + 16, _mm512_mul_ps(va, acc[i][1]));
-      } else {
-        _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-        _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1], _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        if (beta == 0.f)
+          vstoreu(ci + v * VW, vmul(va, acc[i][v]));
+        else
+          vstoreu(ci + v * VW, vfma(va, acc[i][v], vmul(vb, vloadu(ci + v * VW))));
       }
     }
   } else {
     alignas(64) float t[ROWS * NR];
-#pragma GCC unroll 14
-    for (int i = 0; i < ROWS; ++i) {
-      _mm512_store_ps(t + i * NR, acc[i][0]);
-      _mm512_store_ps(t + i * NR + 16, acc[i][1]);
-    }
-    store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
-  }
-}
-#elif defined(__AVX2__)
-template <int ROWS>
-void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
-             float alpha, float beta) {
-  __m256 acc[ROWS][2];
-#pragma GCC unroll 6
-  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; ++i) {
-      __m256 ai = _mm256_broadcast_ss(a + i);
-      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-    }
-  }
-  __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-  if (nr == NR) {
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; ++i) {
-      float* ci = c + i * ldc;
-      if (beta == 0.f) {
-        _mm256_storeu_ps(ci, _mm256_mul_ps(va, acc[i][0]));
-        _mm256_storeu_ps(ci + 8, _mm256_mul_ps(va, acc[i][1]));
-      } else {
-        _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[i][0], _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
-        _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
-      }
-    }
-  } else {
-    alignas(32) float t[ROWS * NR];
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; ++i) {
-      _mm256_store_ps(t + i * NR, acc[i][0]);
-      _mm256_store_ps(t + i * NR + 8, acc[i][1]);
-    }
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) vstore(t + i * NR + v * VW, acc[i][v]);
     store_tile_clipped<ROWS>(t, c, ldc, nr, alpha, beta);
   }
 }
 #else
 // Portable: the compiler vectorises the j loops for the baseline ISA.
-template <int ROWS>
+constexpr int VW = NR, NV_MAX = 1;
+template <int ROWS, int NV>
 void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
              float alpha, float beta) {
   float t[ROWS * NR];
@@ -224,16 +257,24 @@ void ukernel(int64_t kc, const float* __restrict a, const float* __restrict b, f
 
 using Kernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float);
 
-template <int... I>
-struct KernelTable {
-  static constexpr Kernel fns[sizeof...(I)] = {&ukernel<I + 1>...};
+// kTable.rows[nv - 1].fns[rows - 1] computes a rows x (nv vectors) tile.
+struct KernelTableT {
+  KernelRow<MR> rows[NV_MAX];
 };
-template <int N, int... I>
-struct MakeTable : MakeTable<N - 1, N - 1, I...> {};
-template <int... I>
-struct MakeTable<0, I...> : KernelTable<I...> {};
-// kernels()[r - 1] handles r rows.
-inline const Kernel* kernels() { return MakeTable<MR>::fns; }
+template <int NV, int... I>
+constexpr KernelRow<sizeof...(I)> kernel_row(std::integer_sequence<int, I...>) {
+  return {{&ukernel<I + 1, NV>...}};
+}
+template <int... V>
+constexpr KernelTableT kernel_table(std::integer_sequence<int, V...>) {
+  return {{kernel_row<V + 1>(std::make_integer_sequence<int, MR>())...}};
+}
+constexpr KernelTableT kTable = kernel_table(std::make_integer_sequence<int, NV_MAX>());
+
+inline Kernel pick_kernel(int rows, int nr) {
+  int nv = (nr + VW - 1) / VW;
+  return kTable.rows[nv - 1].fns[rows - 1];
+}
 
 // ---- serial blocked GEMM on one rectangle of C -------------------------------------------------
 // a = op(A)(0,0), b = op(B)(0,0); M, N, K > 0.
@@ -244,7 +285,6 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
   const int64_t mc_max = M < MC ? M : MC;
   float* bp = t_pack_b.get(size_t(kc_max * ((nc_max + NR - 1) / NR) * NR));
   float* ap = t_pack_a.get(size_t(kc_max * ((mc_max + MR - 1) / MR) * MR));
-  const Kernel* kern = kernels();
   for (int64_t jc = 0; jc < N; jc += NC) {
     int64_t nc = N - jc < NC ? N - jc : NC;
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -259,9 +299,55 @@ void gemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, floa
           const float* bpanel = bp + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             int mr = int(mc - ir < MR ? mc - ir : MR);
-            kern[mr - 1](kc, ap + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc, nr, alpha, beta_eff);
+            pick_kernel(mr, nr)(kc, ap + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc, nr, alpha, beta_eff);
           }
         }
+      }
+    }
+  }
+}
+
+// ---- few rows (M <= kSmallM): matrix-vector-like, bandwidth-bound on B --------------------------
+// Packing B would read and write it once more than the product itself, so B is read in place, as
+// long contiguous runs. Computes columns [j0, j1) of C; op(A) must be A itself (rows read along k).
+// The plain loops vectorise for each ISA.
+constexpr int64_t kSmallM = 4;
+
+void small_m_cols(bool transB, int64_t M, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc, int64_t j0, int64_t j1) {
+  const int64_t nb = j1 - j0;
+  auto finish = [&](int64_t m, int64_t j, float v) {
+    float* c = C + m * ldc + j;
+    *c = beta == 0.f ? alpha * v : alpha * v + beta * *c;
+  };
+  if (!transB) {
+    // Rows of B stream by: acc[m, :] += A(m, k) * B[k, j0:j1]; acc (M x nb) stays in L1/L2.
+    float* acc = t_pack_a.get(size_t(M * nb));
+    for (int64_t i = 0; i < M * nb; ++i) acc[i] = 0.f;
+    for (int64_t k = 0; k < K; ++k) {
+      const float* brow = B + k * ldb + j0;
+      for (int64_t m = 0; m < M; ++m) {
+        const float a = A[m * lda + k];
+        float* am = acc + m * nb;
+        for (int64_t j = 0; j < nb; ++j) am[j] += a * brow[j];
+      }
+    }
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < nb; ++j) finish(m, j0 + j, acc[m * nb + j]);
+  } else {
+    // Column j of op(B) is row j of B: dot products along k, 16 partial sums each.
+    for (int64_t j = j0; j < j1; ++j) {
+      const float* bcol = B + j * ldb;
+      for (int64_t m = 0; m < M; ++m) {
+        const float* arow = A + m * lda;
+        float part[16] = {};
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16)
+          for (int u = 0; u < 16; ++u) part[u] += arow[k + u] * bcol[k + u];
+        for (; k < K; ++k) part[k & 15] += arow[k] * bcol[k];
+        float sum = 0.f;
+        for (int u = 0; u < 16; ++u) sum += part[u];
+        finish(m, j, sum);
       }
     }
   }
@@ -280,8 +366,7 @@ void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t ldc) {
 
 // How to cut C among `t` threads: tm row groups x tn column groups (tm * tn == t), counted in
 // MR x NR tiles. Picks the split with the least work on the busiest thread; ties go to splitting
-// rows (splitting columns makes each thread pack the same A rows... and vice versa, so it's a wash
-// except that rows keep each thread's C writes contiguous).
+// rows. (Each thread packs its own copy of the B panels it needs, so no barrier is needed.)
 void choose_split(int64_t M, int64_t N, int t, int* tm, int* tn) {
   int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
   int64_t best = -1;
@@ -293,7 +378,8 @@ void choose_split(int64_t M, int64_t N, int t, int* tm, int* tn) {
   }
 }
 
-// Range [b, e) of `parts` equal-as-possible pieces of n units of `unit` elements, clipped to total.
+// Range [b, e) of piece p of `parts` near-equal pieces of `units` blocks of `unit` elements,
+// clipped to total.
 inline void piece(int64_t units, int64_t unit, int64_t total, int parts, int p, int64_t* b, int64_t* e) {
   *b = units * p / parts * unit;
   *e = units * (p + 1) / parts * unit;
@@ -343,6 +429,20 @@ void sgemm_batched(bool transA, bool transB, int64_t M, int64_t N, int64_t K, fl
   if (K <= 0 || alpha == 0.f) {
     parallel_for(batch * M, 64, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) scale_c(1, N, beta, C + (r / M) * strideC + (r % M) * ldc, ldc);
+    });
+    return;
+  }
+  if (M <= kSmallM && !transA) {
+    // Columns split evenly over the threads (per GEMM), in multiples of 16.
+    const int parts = threads_for(M, N, K, batch) > 1 && N >= 64 ? num_threads() : 1;
+    parallel_for(batch * parts, 1, [&](int64_t b, int64_t e) {
+      for (int64_t item = b; item < e; ++item) {
+        int64_t i = item / parts, j0, j1;
+        piece((N + 15) / 16, 16, N, parts, int(item % parts), &j0, &j1);
+        if (j0 < j1)
+          small_m_cols(transB, M, K, alpha, A + i * strideA, lda, B + i * strideB, ldb, beta, C + i * strideC, ldc,
+                       j0, j1);
+      }
     });
     return;
   }
