@@ -1,10 +1,12 @@
 // Core: thread pool, random streams, half conversions, CPU dispatch.
 #include <atomic>
 #include <cstring>
+#include <string>
 
 #include "cpu/cast.h"
 #include "cpu/random.h"
 #include "harness.h"
+#include "ie/error.h"
 #include "ie/half.h"
 #include "ie/parallel.h"
 
@@ -84,4 +86,24 @@ IE_TEST(core, half_conversions_round_trip_and_round_to_nearest_even) {
     for (size_t i = 0; i < x.size(); ++i)
       IE_EXPECT(std::fabs(back[i] - x[i]) <= std::fabs(x[i]) * (1.0 / 256), "bf16 within half an ulp");
   });
+}
+
+IE_TEST(core, parallel_for_carries_exceptions_to_the_caller) {
+  for (int threads : {1, 3}) {
+    ie::set_num_threads(threads);
+    bool caught = false;
+    try {
+      ie::parallel_for(1000, 10, [&](int64_t, int64_t e) {
+        if (e == 1000) throw ie::Error("chunk failed");  // the last chunk, on whichever thread
+      });
+    } catch (const ie::Error& e) {
+      caught = std::string(e.what()) == "chunk failed";
+    }
+    IE_EXPECT(caught, "exception from a chunk reaches the caller");
+    // the pool still works afterwards
+    std::atomic<int64_t> sum{0};
+    ie::parallel_for(100, 1, [&](int64_t b, int64_t e) { sum += e - b; });
+    IE_EXPECT(sum == 100, "pool usable after an exception");
+  }
+  ie::set_num_threads(0);
 }

@@ -1,6 +1,7 @@
 // A fixed thread pool for data-parallel kernels. parallel_for splits [0, n) into contiguous chunks
 // (a fixed partition for a given thread count, so results are reproducible), runs them on the pool
-// and the calling thread, and returns when all are done. Nested calls run inline.
+// and the calling thread, and returns when all are done. Nested calls run inline. An exception
+// thrown by a chunk is rethrown on the calling thread once all chunks have finished.
 #pragma once
 #include <cstdint>
 #include <utility>

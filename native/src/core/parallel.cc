@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -63,6 +64,11 @@ class Pool {
     t_in_parallel = false;
     // Wait for the workers' chunks.
     while (remaining_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    if (job_error_) {
+      std::exception_ptr e = job_error_;
+      job_error_ = nullptr;
+      std::rethrow_exception(e);
+    }
   }
 
  private:
@@ -92,7 +98,15 @@ class Pool {
       int c = next_chunk_.fetch_add(1, std::memory_order_acq_rel);
       if (c >= job_chunks_) return;
       int64_t b = job_n_ * c / job_chunks_, e = job_n_ * (c + 1) / job_chunks_;
-      if (b < e) job_fn_(job_ctx_, b, e);
+      if (b < e) {
+        try {
+          job_fn_(job_ctx_, b, e);
+        } catch (...) {
+          // Carried to the calling thread: an exception must not escape a pool thread.
+          std::lock_guard<std::mutex> lk(error_mu_);
+          if (!job_error_) job_error_ = std::current_exception();
+        }
+      }
       remaining_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
@@ -128,6 +142,8 @@ class Pool {
   int job_chunks_ = 0;
   std::atomic<int> next_chunk_{0};
   std::atomic<int> remaining_{0};
+  std::mutex error_mu_;
+  std::exception_ptr job_error_;
 };
 
 std::mutex g_pool_mu;

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <utility>
 
+#include "cpu/scratch.h"
 #include "ie/parallel.h"
 
 namespace ie::cpu::IE_ISA {
@@ -38,23 +39,7 @@ constexpr int MR = 4, NR = 16;
 constexpr int64_t KC = 256, MC = 4 * 32, NC = 2048;
 #endif
 
-// Grow-only 64-byte aligned scratch, one per thread (packing buffers are reused across calls,
-// so small GEMMs don't pay for allocation and page faults).
-struct Scratch {
-  float* p = nullptr;
-  size_t cap = 0;
-  ~Scratch() { std::free(p); }
-  float* get(size_t n) {
-    if (n > cap) {
-      std::free(p);
-      size_t bytes = (n * sizeof(float) + 63) & ~size_t(63);
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      cap = bytes / sizeof(float);
-    }
-    return p;
-  }
-};
-thread_local Scratch t_pack_a, t_pack_b;
+thread_local Scratch t_pack_a, t_pack_b;  // see cpu/scratch.h
 
 // ---- packing ---------------------------------------------------------------------------------
 
