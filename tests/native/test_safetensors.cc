@@ -294,6 +294,8 @@ IE_TEST(safetensors, sharded_index) {
   expect_error([&] { st::Reader::open(index); }, "tensor 'b' is listed in shard 'model-00001-of-00002.safetensors', but that file has no such tensor");
   write_bytes(index, R"({"weight_map": {"a": "../model.safetensors"}})");
   expect_error([&] { st::Reader::open(index); }, "must be relative paths inside the checkpoint directory");
+  write_bytes(index, R"({"weight_map": {"a": "sub/../../model.safetensors"}})");
+  expect_error([&] { st::Reader::open(index); }, "must be relative paths inside the checkpoint directory");
   write_bytes(index, R"({"metadata": {}})");
   expect_error([&] { st::Reader::open(index); }, "no \"weight_map\"");
   expect_error([&] { st::Reader::open(dir / "absent.safetensors.index.json"); }, "no such file");

@@ -156,11 +156,18 @@ FileEntry parse_file(std::unique_ptr<io::MappedFile> f, int index, std::vector<T
     const uint64_t have = info.end - info.begin;
     IE_CHECK(have == need, at, " has data_offsets [", info.begin, ", ", info.end, "] (", have, " bytes) but ",
              describe(info.dtype, info.shape), " needs ", need, " bytes");
-    IE_CHECK(info.end <= data_size, at, " needs bytes [", info.begin, ", ", info.end,
-             ") of the data section, which holds only ", data_size, " bytes: the file is truncated (it is ", size,
-             " bytes, expected at least ", 8 + n + info.end, ") or its offsets are wrong");
     out->push_back(std::move(info));
   }
+
+  // The data section must hold the furthest-reaching tensor (reported, so a cut-off download says
+  // how many bytes are missing).
+  const TensorInfo* last = nullptr;
+  for (size_t i = first; i < out->size(); ++i)
+    if (!last || (*out)[i].end > last->end) last = &(*out)[i];
+  if (last && last->end > data_size)
+    fail(path, ": file is truncated or its offsets are wrong: tensor '", last->name, "' needs bytes [", last->begin,
+         ", ", last->end, ") of the data section, which holds only ", data_size, " bytes (the file is ", size,
+         " bytes; its header needs at least ", 8 + n + last->end, ")");
 
   // No two tensors may share bytes: sort by begin, compare each with the furthest end so far.
   std::vector<const TensorInfo*> by_offset;
@@ -182,6 +189,17 @@ FileEntry parse_file(std::unique_ptr<io::MappedFile> f, int index, std::vector<T
 std::string dirname_of(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+// "a/../b", "../b", "a/.." (a shard path must stay inside the checkpoint's directory).
+bool has_parent_component(const std::string& p) {
+  size_t start = 0;
+  for (;;) {
+    size_t slash = p.find('/', start);
+    if (p.compare(start, slash == std::string::npos ? std::string::npos : slash - start, "..") == 0) return true;
+    if (slash == std::string::npos) return false;
+    start = slash + 1;
+  }
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -272,7 +290,7 @@ void Reader::Impl::open_index(const OpenOptions& options) {
     IE_CHECK(v.type == json::Type::String, path, ": weight_map entry '", name, "' must be a file name, got ",
              json::type_name(v.type));
     const std::string& file = v.text;
-    IE_CHECK(!file.empty() && file[0] != '/' && file.find("..") == std::string::npos, path, ": weight_map entry '",
+    IE_CHECK(!file.empty() && file[0] != '/' && !has_parent_component(file), path, ": weight_map entry '",
              name, "' names '", file, "'; shard files must be relative paths inside the checkpoint directory");
     shard_index.emplace(file, -1);
   }
