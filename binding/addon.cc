@@ -13,6 +13,7 @@
 #include "ie/cuda.h"
 #include "ie/parallel.h"
 #include "ie/stream.h"
+#include "io.h"
 #include "ops_binding.h"
 #include "tensor_wrap.h"
 
@@ -109,6 +110,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("fmaPeakGflops", Napi::Function::New(env, FmaPeak, "fmaPeakGflops"));
   register_ops(env, exports);
+  register_io(env, exports);
   return exports;
 }
 

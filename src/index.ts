@@ -6,5 +6,6 @@ export { scope, keep } from './scope';
 export { backends, getNumThreads, setNumThreads, setCpuPath, synchronize, memoryStats, emptyCache } from './runtime';
 export type { Backends, MemoryStats } from './runtime';
 export type { DType, Device, Shape, TensorData } from './types';
+export { loadSafetensors, readSafetensorsHeader, saveSafetensors, type LoadSafetensorsOptions, type SaveSafetensorsOptions, type SafetensorsHeader, type SafetensorsDType } from './io/safetensors';
 import * as ops from './ops';
 export { ops };

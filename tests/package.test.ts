@@ -59,4 +59,14 @@ describe('installed package', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: env(), encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual({ v: [3, 5], same: true });
   });
+
+  it('exports the checkpoint functions to ES modules', () => {
+    const script = `
+      import { tensor, saveSafetensors, loadSafetensors } from 'instructedit';
+      await saveSafetensors('w.safetensors', { w: tensor([1, 2], [2]) });
+      const { w } = await loadSafetensors('w.safetensors');
+      console.log(JSON.stringify(Array.from(await w.toArray())));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: env(), encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([1, 2]);
+  });
 });

@@ -81,19 +81,21 @@ describe('no call from JS crashes the process', () => {
   // Garbage for every argument position of every native function: each call must either throw a
   // JS error or return; a crash would kill this test file's process.
   const garbage: unknown[] = [undefined, null, 0, -1, 1.5, NaN, 1e300, 'x', true, {}, [], [1, -2], [[1]], () => 0, Symbol('s'), 10n];
-  it('sweeps every native function with bad arguments', () => {
+  it('sweeps every native function with bad arguments', async () => {
     const t = randn([2, 3], { seed: 3 });
     const disposed = randn([2]);
     disposed.dispose();
     const pool = [...garbage, t.handle];
     let calls = 0;
+    const settled: Promise<unknown>[] = []; // async functions (file I/O) must reject with an Error too
     for (const [name, fn] of Object.entries(native)) {
       if (typeof fn !== 'function' || name === 'NativeTensor' || name === 'sync') continue;
       for (let pos = 0; pos < 10; pos++) {
         for (const g of pool) {
           const args = Array.from({ length: 10 }, (_, i) => (i === pos ? g : t.handle));
           try {
-            (fn as (...a: unknown[]) => unknown)(...args);
+            const r = (fn as (...a: unknown[]) => unknown)(...args);
+            if (r instanceof Promise) settled.push(r.catch((e) => expect(e).toBeInstanceOf(Error)));
           } catch (e) {
             expect(e).toBeInstanceOf(Error);
             expect((e as Error).message.length).toBeGreaterThan(10);
@@ -102,6 +104,7 @@ describe('no call from JS crashes the process', () => {
         }
       }
     }
+    await Promise.all(settled);
     expect(calls).toBeGreaterThan(300);
   });
 
