@@ -14,5 +14,7 @@ struct CpuAllocStats {
   size_t in_use, cached, peak_in_use;
 };
 CpuAllocStats cpu_alloc_stats() noexcept;
+// Starts a new peak measurement: peak_in_use = in_use now.
+void cpu_reset_peak() noexcept;
 
 }  // namespace ie

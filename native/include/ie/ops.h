@@ -30,6 +30,14 @@ Tensor cast(const Tensor& x, DType dtype);
 Tensor to_device(const Tensor& x, Device device);
 Tensor clone(const Tensor& x);
 
+// Where a backward op writes the gradients of its parameters (weight, bias): by default into new
+// tensors; with GradInto, into the given ones (views of a model's flat gradient buffer), added to
+// their contents when `accumulate`. Shapes must match the parameters exactly.
+struct GradInto {
+  Tensor dw, db;
+  bool accumulate = false;
+};
+
 // ---- linear algebra ----
 // a[..., M, K] · b[..., K, N] (transA/transB transpose the last two dims); batch dims must match or
 // one side may be 2-D (shared).
@@ -39,13 +47,15 @@ MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, 
 // x[..., K] · w[N, K]ᵀ + bias[N]
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);
 struct LinearGrads { Tensor dx, dw, db; };
-LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias);
+LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias,
+                            const GradInto* into = nullptr);
 
 // ---- convolution ----
 struct Conv2dParams { int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0; };
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p);
 struct Conv2dGrads { Tensor dx, dw, db; };
-Conv2dGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias, const Conv2dParams& p);
+Conv2dGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias, const Conv2dParams& p,
+                            const GradInto* into = nullptr);
 
 // ---- normalisation ----
 struct NormOut { Tensor y, mean, rstd; };
@@ -53,11 +63,12 @@ struct NormGrads { Tensor dx, dgamma, dbeta; };
 // x[N, C, ...spatial]
 NormOut group_norm(const Tensor& x, int64_t groups, const Tensor* gamma, const Tensor* beta, double eps, bool silu);
 NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, int64_t groups, const Tensor* gamma,
-                              const Tensor* beta, const Tensor& mean, const Tensor& rstd, bool silu);
+                              const Tensor* beta, const Tensor& mean, const Tensor& rstd, bool silu,
+                              const GradInto* into = nullptr);
 // over the last axis
 NormOut layer_norm(const Tensor& x, const Tensor* gamma, const Tensor* beta, double eps);
 NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor* gamma, const Tensor* beta,
-                              const Tensor& mean, const Tensor& rstd);
+                              const Tensor& mean, const Tensor& rstd, const GradInto* into = nullptr);
 
 // ---- activations ----
 enum class Act : int { SiLU = 0, GELU = 1, GELUTanh = 2, QuickGELU = 3 };
@@ -93,6 +104,9 @@ Tensor affine(const Tensor& x, double alpha, double beta);  // alpha·x + beta
 Tensor reduce(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool mean);
 Tensor reduce_backward(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& axes, bool keepdim,
                        bool mean);
+// dst = src (or dst += src with accumulate): element counts must match, both contiguous. For writing
+// into views, e.g. of a flat gradient buffer.
+void assign(const Tensor& dst, const Tensor& src, bool accumulate);
 // Sum of dy over the dims broadcast to reach dy's shape from `shape` (the backward of broadcasting).
 Tensor sum_to_shape(const Tensor& dy, const Shape& shape);
 

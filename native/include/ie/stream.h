@@ -1,6 +1,8 @@
 // Stream: an ordered work queue with one worker thread, like a CUDA stream (the CPU has one too).
 // Ops enqueue closures that hold their tensors alive; sync() waits for everything enqueued so far.
 // A task that throws poisons the stream: the error is reported by the next sync() and cleared.
+// Work enqueued from inside a task (on the stream's own thread) runs inline, at once; sync() there
+// returns at once. Models use this: one task runs a whole forward pass, op by op.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -22,6 +24,8 @@ class Stream {
   Stream& operator=(const Stream&) = delete;
 
   void enqueue(std::function<void()> task);
+  // True on the stream's worker thread (inside a task).
+  bool on_worker() const { return std::this_thread::get_id() == worker_.get_id(); }
   // Blocks until all tasks enqueued before the call have run; rethrows a task's error.
   void sync();
   // Takes (and clears) the error of a failed task, if any; for use inside a task (sync would wait

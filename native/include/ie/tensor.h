@@ -57,6 +57,9 @@ class Tensor {
 
   // Same storage, new shape (contiguous tensors only; numel must match).
   Tensor reshape(const Shape& shape) const;
+  // A contiguous view of `shape` starting `offset` elements into this (contiguous) tensor's data;
+  // it must fit inside. Flat parameter buffers hand out their per-parameter tensors this way.
+  Tensor view(int64_t offset, const Shape& shape) const;
   // "float32[2, 3] on cpu"
   std::string desc() const;
 

@@ -103,3 +103,11 @@ CpuAllocStats cpu_alloc_stats() noexcept {
 }
 
 }  // namespace ie
+
+namespace ie {
+void cpu_reset_peak() noexcept {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lk(c.mu);
+  c.peak = c.in_use;
+}
+}  // namespace ie

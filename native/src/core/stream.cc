@@ -17,6 +17,13 @@ Stream::~Stream() {
 }
 
 void Stream::enqueue(std::function<void()> task) {
+  // Called from one of this stream's own tasks (a model running op after op): run it now. The
+  // enclosing task already runs in stream order, and running inline lets each intermediate be
+  // freed as soon as the next op has consumed it (memory = the live set, not the whole graph).
+  if (std::this_thread::get_id() == worker_.get_id()) {
+    task();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lk(mu_);
     queue_.push_back(std::move(task));
@@ -26,6 +33,8 @@ void Stream::enqueue(std::function<void()> task) {
 }
 
 void Stream::sync() {
+  // Inside a task everything enqueued so far has already run inline (and thrown, if it failed).
+  if (std::this_thread::get_id() == worker_.get_id()) return;
   std::unique_lock<std::mutex> lk(mu_);
   int64_t target = submitted_;
   cv_done_.wait(lk, [&] { return finished_ >= target; });

@@ -91,6 +91,18 @@ Tensor Tensor::reshape(const Shape& shape) const {
   return t;
 }
 
+Tensor Tensor::view(int64_t offset, const Shape& shape) const {
+  IE_CHECK(is_contiguous(), "view: tensor is not contiguous");
+  int64_t n = shape_numel(shape);
+  IE_CHECK(offset >= 0 && n >= 0 && offset + n <= numel(), "view: ", shape_str(shape), " at element offset ", offset,
+           " does not fit in ", shape_str(shape_), " (", numel(), " elements)");
+  Tensor t = *this;
+  t.offset_ = offset_ + offset;
+  t.shape_ = shape;
+  t.strides_ = contiguous_strides(shape);
+  return t;
+}
+
 std::string Tensor::desc() const {
   return std::string(dtype_name(dtype_)) + shape_str(shape_) + " on " + device().str();
 }

@@ -50,4 +50,16 @@ inline void launch(Device device, std::function<void()> fn) { stream_for(device)
 
 inline const float* fptr(const Tensor* t) { return t ? t->data<float>() : nullptr; }
 
+// The tensor a backward op writes a parameter gradient into: into's (checked) or a new one.
+inline Tensor param_grad(const GradInto* into, bool bias, const Shape& shape, Device device, const char* op) {
+  if (!into) return Tensor::empty(shape, DType::F32, device);
+  const Tensor& t = bias ? into->db : into->dw;
+  const char* arg = bias ? "bias gradient destination" : "weight gradient destination";
+  require_f32(t, op, arg);
+  require_shape(t, shape, op, arg);
+  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
+  IE_CHECK(t.device() == device, op, ": ", arg, " is on ", t.device().str(), ", expected ", device.str());
+  return t;
+}
+
 }  // namespace ie::ops::detail

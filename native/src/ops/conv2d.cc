@@ -44,19 +44,20 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2d
 }
 
 Conv2dGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias,
-                            const Conv2dParams& p) {
+                            const Conv2dParams& p, const GradInto* into) {
   cpu::Conv2dShape s = conv_shape(x, w, nullptr, p, "conv2dBackward");
   require_f32(dy, "conv2dBackward", "dy");
   require_shape(dy, {s.N, s.K, s.P, s.Q}, "conv2dBackward", "dy");
   Conv2dGrads g;
   g.dx = Tensor::empty(x.shape(), DType::F32, x.device());
-  g.dw = Tensor::empty(w.shape(), DType::F32, x.device());
-  if (has_bias) g.db = Tensor::empty({s.K}, DType::F32, x.device());
+  g.dw = param_grad(into, false, w.shape(), x.device(), "conv2dBackward");
+  if (has_bias) g.db = param_grad(into, true, {s.K}, x.device(), "conv2dBackward");
+  bool acc = into && into->accumulate;
   Conv2dGrads r = g;
   launch(x.device(), [=] {
     cpu::conv2d_backward_input(s, dy.data<float>(), w.data<float>(), r.dx.data<float>());
     cpu::conv2d_backward_weight(s, x.data<float>(), dy.data<float>(), r.dw.data<float>(),
-                                r.db.defined() ? r.db.data<float>() : nullptr, false);
+                                r.db.defined() ? r.db.data<float>() : nullptr, acc);
   });
   return g;
 }

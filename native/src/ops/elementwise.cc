@@ -190,3 +190,29 @@ Tensor reduce_backward(const Tensor& dy, const Shape& x_shape, const std::vector
 }
 
 }  // namespace ie::ops
+
+namespace ie::ops {
+using namespace detail;
+
+void assign(const Tensor& dst, const Tensor& src, bool accumulate) {
+  const char* op = "assign";
+  require_f32(dst, op, "dst");
+  require_f32(src, op, "src");
+  require_cpu(dst, op);
+  require_same_device(dst, src, op, "src");
+  IE_CHECK(dst.numel() == src.numel(), op, ": dst ", dst.desc(), " and src ", src.desc(),
+           " have different element counts");
+  IE_CHECK(dst.is_contiguous() && src.is_contiguous(), op, ": dst and src must be contiguous");
+  launch(dst.device(), [=] {
+    float* d = dst.data<float>();
+    const float* s = src.data<float>();
+    int64_t n = dst.numel();
+    // Small tensors (a layer's weight gradient): a plain loop is enough.
+    if (accumulate)
+      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+    else
+      std::copy(s, s + n, d);
+  });
+}
+
+}  // namespace ie::ops

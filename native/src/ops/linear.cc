@@ -114,7 +114,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
   return y;
 }
 
-LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias) {
+LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias,
+                            const GradInto* into) {
   int64_t M = linear_rows(x, w, nullptr, "linearBackward");
   require_f32(dy, "linearBackward", "dy");
   Shape out = x.shape();
@@ -122,13 +123,14 @@ LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, 
   require_shape(dy, out, "linearBackward", "dy");
   LinearGrads g;
   g.dx = Tensor::empty(x.shape(), DType::F32, x.device());
-  g.dw = Tensor::empty(w.shape(), DType::F32, x.device());
-  if (has_bias) g.db = Tensor::empty({w.size(0)}, DType::F32, x.device());
+  g.dw = param_grad(into, false, w.shape(), x.device(), "linearBackward");
+  if (has_bias) g.db = param_grad(into, true, {w.size(0)}, x.device(), "linearBackward");
   int64_t K = w.size(1), N = w.size(0);
+  bool acc = into && into->accumulate;
   LinearGrads r = g;
   launch(x.device(), [=] {
     cpu::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), r.dx.data<float>(), r.dw.data<float>(),
-                         r.db.defined() ? r.db.data<float>() : nullptr, M, K, N, false);
+                         r.db.defined() ? r.db.data<float>() : nullptr, M, K, N, acc);
   });
   return g;
 }

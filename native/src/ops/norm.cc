@@ -48,7 +48,8 @@ NormOut group_norm(const Tensor& x, int64_t groups, const Tensor* gamma, const T
 }
 
 NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, int64_t groups, const Tensor* gamma,
-                              const Tensor* beta, const Tensor& mean, const Tensor& rstd, bool silu) {
+                              const Tensor* beta, const Tensor& mean, const Tensor& rstd, bool silu,
+                              const GradInto* into) {
   const char* op = "groupNormBackward";
   check_group_norm(x, groups, gamma, beta, op);
   require_f32(dy, op, "dy");
@@ -60,12 +61,13 @@ NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, int64_t groups,
   require_shape(rstd, {N, groups}, op, "rstd");
   NormGrads r;
   r.dx = Tensor::empty(x.shape(), DType::F32, x.device());
-  if (gamma) r.dgamma = Tensor::empty({C}, DType::F32, x.device());
-  if (beta) r.dbeta = Tensor::empty({C}, DType::F32, x.device());
+  if (gamma) r.dgamma = param_grad(into, false, {C}, x.device(), op);
+  if (beta) r.dbeta = param_grad(into, true, {C}, x.device(), op);
+  bool acc = into && into->accumulate;
   Tensor g = opt(gamma), b = opt(beta);
   launch(x.device(), [=] {
     cpu::groupnorm_backward(dy.data<float>(), x.data<float>(), fp(g), fp(b), mean.data<float>(), rstd.data<float>(),
-                            r.dx.data<float>(), fp(r.dgamma), fp(r.dbeta), N, C, HW, groups, silu, false);
+                            r.dx.data<float>(), fp(r.dgamma), fp(r.dbeta), N, C, HW, groups, silu, acc);
   });
   return r;
 }
@@ -91,7 +93,7 @@ NormOut layer_norm(const Tensor& x, const Tensor* gamma, const Tensor* beta, dou
 }
 
 NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor* gamma, const Tensor* beta,
-                              const Tensor& mean, const Tensor& rstd) {
+                              const Tensor& mean, const Tensor& rstd, const GradInto* into) {
   const char* op = "layerNormBackward";
   require_f32(x, op, "x");
   require_cpu(x, op);
@@ -107,12 +109,13 @@ NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor* g
   require_shape(rstd, stat, op, "rstd");
   NormGrads r;
   r.dx = Tensor::empty(x.shape(), DType::F32, x.device());
-  if (gamma) r.dgamma = Tensor::empty({C}, DType::F32, x.device());
-  if (beta) r.dbeta = Tensor::empty({C}, DType::F32, x.device());
+  if (gamma) r.dgamma = param_grad(into, false, {C}, x.device(), op);
+  if (beta) r.dbeta = param_grad(into, true, {C}, x.device(), op);
+  bool acc = into && into->accumulate;
   Tensor g = opt(gamma);
   launch(x.device(), [=] {
     cpu::layernorm_backward(dy.data<float>(), x.data<float>(), fp(g), mean.data<float>(), rstd.data<float>(),
-                            r.dx.data<float>(), fp(r.dgamma), fp(r.dbeta), M, C, false);
+                            r.dx.data<float>(), fp(r.dgamma), fp(r.dbeta), M, C, acc);
   });
   return r;
 }

@@ -1,0 +1,493 @@
+// UNet2DConditionModel: the graph (SPEC §2.2-2.6), forward and backward, over the layers in layers.h.
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "ie/allocator.h"
+#include "ie/error.h"
+#include "ie/ops.h"
+#include "ie/stream.h"
+#include "ie/unet.h"
+#include "models/unet/layers.h"
+
+namespace ie::unet {
+
+using namespace detail;
+using ops::Binary;
+
+namespace {
+
+struct DownBlock {
+  std::vector<ResnetBlock> resnets;
+  std::vector<Transformer2D> attentions;  // empty for DownBlock2D
+  bool has_down = false;
+  Conv2d down;      // 3x3 stride 2
+  Tensor down_in;   // saved: the downsampler's input
+  std::vector<int> skip_index;  // skip slot of each resnet output, then of the downsampler output
+};
+
+struct UpBlock {
+  std::vector<ResnetBlock> resnets;
+  std::vector<Transformer2D> attentions;
+  bool has_up = false;
+  Conv2d up;        // nearest upsample, then 3x3
+  Tensor up_in;     // saved: the upsampled tensor (the conv's input)
+  int64_t in_h = 0, in_w = 0;
+  std::vector<int64_t> x_channels;  // per resnet: channels of the hidden state before the concat
+  std::vector<int> skip_index;      // per resnet: the skip slot it consumed
+};
+
+}  // namespace
+
+struct Model::Impl {
+  Config cfg;
+  Device device;
+  ParamTable table;
+  std::map<std::string, int> index;
+  Tensor params, grads;
+  std::vector<Tensor> pviews, gviews;
+
+  Linear time_1, time_2;
+  Conv2d conv_in, conv_out;
+  std::vector<DownBlock> downs;
+  ResnetBlock mid_r0, mid_r1;
+  Transformer2D mid_attn;
+  std::vector<UpBlock> ups;
+  GroupNorm norm_out;
+
+  // Saved by a training forward (all released by backward).
+  struct Saved {
+    Tensor sample, ehs, temb, h1, a1, emb, emb_act, out_in, out_act;
+    ops::NormOut out_norm;
+    int num_skips = 0;
+  } s;
+  bool saved_pending = false;  // caller-thread view: a training forward was enqueued, no backward yet
+  Shape sample_shape, ehs_shape;
+  Stats stats;
+
+  void build();
+  Tensor run_forward(const Tensor& sample, const Tensor& t, const Tensor& ehs, const Ctx& c);
+  InputGrads run_backward(const Tensor& dout, const Ctx& c);
+  int64_t saved_bytes() const;
+  void clear_saved();
+};
+
+void Model::Impl::build() {
+  const Config& c = cfg;
+  const size_t n = c.block_out_channels.size();
+  const int64_t C0 = c.block_out_channels[0], temb = c.time_embed_dim(), G = c.norm_num_groups;
+  const double eps = c.norm_eps;
+  ParamTable& t = table;
+  // Registration order follows diffusers' module order (state_dict order).
+  conv_in.init(t, "conv_in", c.in_channels, C0, 3, 1, 1);
+  time_1.init(t, "time_embedding.linear_1", C0, temb, true);
+  time_2.init(t, "time_embedding.linear_2", temb, temb, true);
+  downs.resize(n);
+  int64_t ch = C0;
+  for (size_t i = 0; i < n; ++i) {
+    DownBlock& d = downs[i];
+    std::string name = "down_blocks." + std::to_string(i);
+    int64_t out = c.block_out_channels[i];
+    bool attn = c.down_block_types[i] == "CrossAttnDownBlock2D";
+    d.resnets.resize(size_t(c.layers_per_block[i]));
+    if (attn) d.attentions.resize(size_t(c.layers_per_block[i]));
+    for (int64_t j = 0; j < c.layers_per_block[i]; ++j) {
+      d.resnets[size_t(j)].init(t, name + ".resnets." + std::to_string(j), j == 0 ? ch : out, out, temb, G, eps);
+      if (attn)
+        d.attentions[size_t(j)].init(t, name + ".attentions." + std::to_string(j), out, c.cross_attention_dim[i],
+                                     c.num_heads[i], c.transformer_layers[i], G, c.use_linear_projection);
+    }
+    d.has_down = i + 1 < n;
+    if (d.has_down) d.down.init(t, name + ".downsamplers.0.conv", out, out, 3, 2, 1);
+    ch = out;
+  }
+  // diffusers registers the mid block after the down blocks' modules and before the up blocks.
+  const int64_t Cl = c.block_out_channels.back();
+  mid_r0.init(t, "mid_block.resnets.0", Cl, Cl, temb, G, eps);
+  mid_attn.init(t, "mid_block.attentions.0", Cl, c.cross_attention_dim.back(), c.num_heads.back(),
+                c.transformer_layers.back(), G, c.use_linear_projection);
+  mid_r1.init(t, "mid_block.resnets.1", Cl, Cl, temb, G, eps);
+
+  // Up blocks: channel lists reversed; each has layers+1 resnets, taking skips last-in first-out.
+  std::vector<int64_t> rev(c.block_out_channels.rbegin(), c.block_out_channels.rend());
+  ups.resize(n);
+  int64_t prev = rev[0];
+  for (size_t i = 0; i < n; ++i) {
+    UpBlock& u = ups[i];
+    std::string name = "up_blocks." + std::to_string(i);
+    size_t di = n - 1 - i;  // the matching down block
+    int64_t out = rev[i], in = rev[std::min(i + 1, n - 1)];
+    int64_t layers = c.layers_per_block[di] + 1;
+    bool attn = c.up_block_types[i] == "CrossAttnUpBlock2D";
+    u.resnets.resize(size_t(layers));
+    if (attn) u.attentions.resize(size_t(layers));
+    for (int64_t j = 0; j < layers; ++j) {
+      int64_t skip_ch = j == layers - 1 ? in : out;
+      int64_t res_in = j == 0 ? prev : out;
+      u.x_channels.push_back(res_in);
+      u.resnets[size_t(j)].init(t, name + ".resnets." + std::to_string(j), res_in + skip_ch, out, temb, G, eps);
+      if (attn)
+        u.attentions[size_t(j)].init(t, name + ".attentions." + std::to_string(j), out, c.cross_attention_dim[di],
+                                     c.num_heads[di], c.transformer_layers[di], G, c.use_linear_projection);
+    }
+    u.has_up = i + 1 < n;
+    if (u.has_up) u.up.init(t, name + ".upsamplers.0.conv", out, out, 3, 1, 1);
+    prev = out;
+  }
+  norm_out.init(t, "conv_norm_out", C0, G, eps, true);
+  conv_out.init(t, "conv_out", C0, c.out_channels, 3, 1, 1);
+
+  for (size_t i = 0; i < table.infos.size(); ++i) index[table.infos[i].name] = int(i);
+  params = Tensor::empty({table.total}, DType::F32, device);
+  for (const ParamInfo& p : table.infos) pviews.push_back(params.view(p.offset, p.shape));
+}
+
+Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const Ctx& c) {
+  const int64_t B = sample.size(0);
+  // Timestep embedding (float32 even for fractional t), its MLP, and the SiLU every resnet applies to it.
+  Tensor t = timesteps.numel() == B ? timesteps : ops::binary(Binary::Add, ops::zeros({B}, DType::F32, device),
+                                                                timesteps.reshape({1}));
+  Tensor temb = ops::timestep_embedding(t, cfg.block_out_channels[0], cfg.flip_sin_to_cos, cfg.freq_shift, 10000.0);
+  Tensor h1 = time_1.forward(c, temb);
+  Tensor a1 = ops::activation(ops::Act::SiLU, h1);
+  Tensor emb = time_2.forward(c, a1);
+  Tensor emb_act = ops::activation(ops::Act::SiLU, emb);
+
+  Tensor h = conv_in.forward(c, sample);
+  std::vector<Tensor> skips{h};
+  for (DownBlock& d : downs) {
+    c.check_cancel();
+    d.skip_index.clear();
+    for (size_t j = 0; j < d.resnets.size(); ++j) {
+      h = d.resnets[j].forward(c, h, emb_act);
+      if (!d.attentions.empty()) h = d.attentions[j].forward(c, h, ehs);
+      d.skip_index.push_back(int(skips.size()));
+      skips.push_back(h);
+    }
+    if (d.has_down) {
+      if (c.save) d.down_in = h;
+      h = d.down.forward(c, h);
+      d.skip_index.push_back(int(skips.size()));
+      skips.push_back(h);
+    }
+  }
+  c.check_cancel();
+  int num_skips = int(skips.size());
+  h = mid_r0.forward(c, h, emb_act);
+  h = mid_attn.forward(c, h, ehs);
+  h = mid_r1.forward(c, h, emb_act);
+  for (UpBlock& u : ups) {
+    c.check_cancel();
+    u.skip_index.clear();
+    for (size_t j = 0; j < u.resnets.size(); ++j) {
+      IE_CHECK(!skips.empty(), "UNet: internal error: skip list exhausted");
+      u.skip_index.push_back(int(skips.size()) - 1);
+      Tensor x = ops::concat({h, skips.back()}, 1);  // hidden state first, then the skip
+      skips.pop_back();
+      h = u.resnets[j].forward(c, x, emb_act);
+      if (!u.attentions.empty()) h = u.attentions[j].forward(c, h, ehs);
+    }
+    if (u.has_up) {
+      // Upsample to the next skip's size: x2, or the exact size when the input was not divisible.
+      Tensor up = ops::upsample_nearest(h, skips.back().size(2), skips.back().size(3));
+      if (c.save) {
+        u.in_h = h.size(2);
+        u.in_w = h.size(3);
+        u.up_in = up;
+      }
+      h = u.up.forward(c, up);
+    }
+  }
+  ops::NormOut n = norm_out.forward(c, h);  // SiLU(GN(h))
+  Tensor out = conv_out.forward(c, n.y);
+  if (c.save) {
+    s = Saved{sample, ehs, temb, h1, a1, emb, emb_act, h, n.y, n, num_skips};
+    s.out_norm.y = Tensor();
+  }
+  return out;
+}
+
+InputGrads Model::Impl::run_backward(const Tensor& dout, const Ctx& c) {
+  std::vector<Tensor> dskip(size_t(s.num_skips));
+  Tensor demb_act, dehs;
+  Tensor dh = norm_out.backward(c, s.out_in, s.out_norm, conv_out.backward(c, s.out_act, dout));
+  s.out_in = s.out_act = Tensor();
+  for (size_t i = ups.size(); i-- > 0;) {
+    UpBlock& u = ups[i];
+    c.check_cancel();
+    if (u.has_up) {
+      Tensor dup = u.up.backward(c, u.up_in, dh);
+      u.up_in = Tensor();
+      dh = ops::upsample_nearest_backward(dup, u.in_h, u.in_w);
+    }
+    for (size_t j = u.resnets.size(); j-- > 0;) {
+      if (!u.attentions.empty()) dh = u.attentions[j].backward(c, dh, s.ehs, dehs);
+      Tensor dx = u.resnets[j].backward(c, dh, s.emb_act, demb_act);
+      int64_t xc = u.x_channels[j];
+      std::vector<Tensor> parts = ops::split(dx, {xc, dx.size(1) - xc}, 1);
+      dh = parts[0];
+      dskip[size_t(u.skip_index[j])] = parts[1];
+    }
+  }
+  c.check_cancel();
+  dh = mid_r1.backward(c, dh, s.emb_act, demb_act);
+  dh = mid_attn.backward(c, dh, s.ehs, dehs);
+  dh = mid_r0.backward(c, dh, s.emb_act, demb_act);
+  for (size_t i = downs.size(); i-- > 0;) {
+    DownBlock& d = downs[i];
+    c.check_cancel();
+    size_t k = d.skip_index.size();
+    if (d.has_down) {
+      dh = ops::binary(Binary::Add, dh, dskip[size_t(d.skip_index[--k])]);
+      dh = d.down.backward(c, d.down_in, dh);
+      d.down_in = Tensor();
+    }
+    for (size_t j = d.resnets.size(); j-- > 0;) {
+      dh = ops::binary(Binary::Add, dh, dskip[size_t(d.skip_index[--k])]);
+      if (!d.attentions.empty()) dh = d.attentions[j].backward(c, dh, s.ehs, dehs);
+      dh = d.resnets[j].backward(c, dh, s.emb_act, demb_act);
+    }
+  }
+  dh = ops::binary(Binary::Add, dh, dskip[0]);
+  InputGrads g;
+  g.sample = conv_in.backward(c, s.sample, dh);
+  g.encoder_hidden_states = dehs;
+  // The time embedding MLP (the timesteps themselves get no gradient).
+  Tensor demb = ops::activation_backward(ops::Act::SiLU, s.emb, demb_act);
+  Tensor da1 = time_2.backward(c, s.a1, demb);
+  time_1.backward(c, s.temb, ops::activation_backward(ops::Act::SiLU, s.h1, da1));
+  s = Saved{};
+  return g;
+}
+
+int64_t Model::Impl::saved_bytes() const {
+  int64_t n = 0;
+  for (const Tensor* t : {&s.temb, &s.h1, &s.a1, &s.emb, &s.emb_act, &s.out_in, &s.out_act}) n += bytes_of(*t);
+  for (const DownBlock& d : downs) {
+    n += bytes_of(d.down_in);
+    for (const auto& r : d.resnets) n += r.saved_bytes();
+    for (const auto& a : d.attentions) n += a.saved_bytes();
+  }
+  n += mid_r0.saved_bytes() + mid_r1.saved_bytes() + mid_attn.saved_bytes();
+  for (const UpBlock& u : ups) {
+    n += bytes_of(u.up_in);
+    for (const auto& r : u.resnets) n += r.saved_bytes();
+    for (const auto& a : u.attentions) n += a.saved_bytes();
+  }
+  return n;
+}
+
+void Model::Impl::clear_saved() {
+  s = Saved{};
+  for (DownBlock& d : downs) {
+    d.down_in = Tensor();
+    for (auto& r : d.resnets) r.s = ResnetBlock::Saved{};
+    for (auto& a : d.attentions) a.clear_saved();
+  }
+  mid_r0.s = mid_r1.s = ResnetBlock::Saved{};
+  mid_attn.clear_saved();
+  for (UpBlock& u : ups) {
+    u.up_in = Tensor();
+    for (auto& r : u.resnets) r.s = ResnetBlock::Saved{};
+    for (auto& a : u.attentions) a.clear_saved();
+  }
+}
+
+// ---- public API ----
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::create(const Config& config, Device device) {
+  IE_CHECK(device.is_cpu(), "UNet: device ", device.str(), " is not supported yet (CPU only)");
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = config;
+  impl->device = device;
+  impl->build();
+  return std::shared_ptr<Model>(new Model(std::move(impl)));
+}
+
+const Config& Model::config() const { return impl_->cfg; }
+const std::vector<ParamInfo>& Model::params() const { return impl_->table.infos; }
+int64_t Model::num_params() const {
+  int64_t n = 0;
+  for (const ParamInfo& p : impl_->table.infos) n += shape_numel(p.shape);
+  return n;
+}
+Tensor Model::flat_params() const { return impl_->params; }
+Tensor Model::flat_grads() const { return impl_->grads; }
+
+Tensor Model::param(const std::string& name) const {
+  auto it = impl_->index.find(name);
+  IE_CHECK(it != impl_->index.end(), "UNet: no parameter named \"", name, "\"");
+  return impl_->pviews[size_t(it->second)];
+}
+Tensor Model::grad(const std::string& name) const {
+  auto it = impl_->index.find(name);
+  IE_CHECK(it != impl_->index.end(), "UNet: no parameter named \"", name, "\"");
+  IE_CHECK(impl_->grads.defined(), "UNet: no gradients yet (run backward first)");
+  return impl_->gviews[size_t(it->second)];
+}
+
+bool Model::has_saved() const { return impl_->saved_pending; }
+Stats Model::stats() const { return impl_->stats; }
+
+void Model::load(const safetensors::Reader& reader, const LoadOptions& options) {
+  Impl& m = *impl_;
+  std::vector<std::string> missing, wrong, unexpected;
+  int64_t widen_from = 0;
+  for (const ParamInfo& p : m.table.infos) {
+    const safetensors::TensorInfo* t = reader.find(p.name);
+    if (!t) {
+      missing.push_back(p.name);
+      continue;
+    }
+    if (!safetensors::file_dtype_is_float(t->dtype)) {
+      wrong.push_back(p.name + " (dtype " + safetensors::file_dtype_name(t->dtype) + ", expected a float type)");
+      continue;
+    }
+    if (t->shape == p.shape) continue;
+    // conv_in with fewer input channels than the model: widened with zeros when asked to.
+    if (p.name == "conv_in.weight" && options.in_channels == p.shape[1] && t->shape.size() == 4 &&
+        t->shape[0] == p.shape[0] && t->shape[1] < p.shape[1] && t->shape[2] == p.shape[2] && t->shape[3] == p.shape[3]) {
+      widen_from = t->shape[1];
+      continue;
+    }
+    wrong.push_back(p.name + " (file " + shape_str(t->shape) + ", model " + shape_str(p.shape) + ")");
+  }
+  for (const safetensors::TensorInfo& t : reader.tensors())
+    if (!m.index.count(t.name)) unexpected.push_back(t.name);
+  if (!missing.empty() || !wrong.empty() || !unexpected.empty()) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (size_t i = 0; i < v.size() && i < 12; ++i) s += (i ? ", " : "") + v[i];
+      if (v.size() > 12) s += ", ... (" + std::to_string(v.size() - 12) + " more)";
+      return s;
+    };
+    std::string msg = "UNet: the weights in " + reader.path() + " do not match the config:";
+    if (!missing.empty()) msg += "\n  missing (" + std::to_string(missing.size()) + "): " + list(missing);
+    if (!wrong.empty()) msg += "\n  wrong shape or dtype (" + std::to_string(wrong.size()) + "): " + list(wrong);
+    if (!unexpected.empty())
+      msg += "\n  unexpected (" + std::to_string(unexpected.size()) + "): " + list(unexpected);
+    if (!wrong.empty() && reader.find("conv_in.weight") && m.cfg.in_channels != reader.find("conv_in.weight")->shape[1])
+      msg += "\n  (conv_in has " + std::to_string(reader.find("conv_in.weight")->shape[1]) +
+             " input channels in the file; to widen a text-to-image UNet, pass inChannels)";
+    fail(msg);
+  }
+  for (size_t i = 0; i < m.table.infos.size(); ++i) {
+    const ParamInfo& p = m.table.infos[i];
+    Tensor src = reader.load(p.name, DType::F32, m.device);
+    float* dst = m.pviews[i].data<float>();
+    if (p.name == "conv_in.weight" && widen_from) {
+      // [out, in_file, 3, 3] -> [out, in_model, 3, 3]: the file's channels first, new ones zero.
+      std::vector<float> host(size_t(src.numel()));
+      ops::copy_to_host(src, host.data());
+      int64_t O = p.shape[0], I = p.shape[1], K = p.shape[2] * p.shape[3];
+      std::fill(dst, dst + O * I * K, 0.f);
+      for (int64_t o = 0; o < O; ++o)
+        std::memcpy(dst + (o * I) * K, host.data() + (o * widen_from) * K, size_t(widen_from * K) * sizeof(float));
+    } else {
+      ops::copy_to_host(src, dst);
+    }
+  }
+}
+
+Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const ForwardOptions& o) {
+  Impl& m = *impl_;
+  const Config& c = m.cfg;
+  const char* op = "UNet.forward";
+  auto check = [&](const Tensor& t, const char* arg) {
+    IE_CHECK(t.defined(), op, ": ", arg, " is not a tensor (undefined or disposed)");
+    IE_CHECK(t.dtype() == DType::F32, op, ": ", arg, " must be float32, got ", t.desc());
+    IE_CHECK(t.device() == m.device, op, ": ", arg, " is on ", t.device().str(), " but the model is on ",
+             m.device.str());
+  };
+  check(sample, "sample");
+  check(timesteps, "timesteps");
+  check(ehs, "encoderHiddenStates");
+  IE_CHECK(sample.ndim() == 4 && sample.size(1) == c.in_channels && sample.size(0) >= 1 && sample.size(2) >= 1 &&
+               sample.size(3) >= 1,
+           op, ": sample must be [batch, ", c.in_channels, ", height, width], got ", sample.desc());
+  const int64_t B = sample.size(0);
+  IE_CHECK(timesteps.numel() == B || timesteps.numel() == 1, op, ": timesteps must have one value per sample (",
+           B, ") or a single value, got ", timesteps.desc());
+  IE_CHECK(timesteps.ndim() <= 1, op, ": timesteps must be 0-D or 1-D, got ", timesteps.desc());
+  IE_CHECK(ehs.ndim() == 3 && ehs.size(0) == B && ehs.size(1) >= 1 && ehs.size(2) == c.cross_attention_dim[0], op,
+           ": encoderHiddenStates must be [", B, ", tokens, ", c.cross_attention_dim[0], "], got ", ehs.desc());
+  IE_CHECK(!o.checkpoint || o.train, op, ": checkpoint needs train (it only changes what is saved for backward)");
+
+  Tensor result = Tensor::empty({B, c.out_channels, sample.size(2), sample.size(3)}, DType::F32, m.device);
+  if (o.train) {
+    m.saved_pending = true;
+    m.sample_shape = sample.shape();
+    m.ehs_shape = ehs.shape();
+  }
+  std::shared_ptr<Model> self = shared_from_this();  // alive until the task has run
+  Impl* mp = &m;
+  Tensor t1 = timesteps.ndim() == 0 ? timesteps.reshape({1}) : timesteps;
+  stream_for(m.device).enqueue([self, mp, sample, t1, ehs, o, result] {
+    Ctx ctx;
+    ctx.values = &mp->pviews;
+    ctx.save = o.train;
+    ctx.checkpoint = o.checkpoint;
+    ctx.cancel = o.cancel.get();
+    cpu_reset_peak();
+    int64_t base = int64_t(cpu_alloc_stats().in_use);
+    try {
+      Tensor out = mp->run_forward(sample, t1, ehs, ctx);
+      ops::assign(result, out, false);
+    } catch (...) {
+      mp->clear_saved();  // a failed pass leaves nothing half-saved
+      throw;
+    }
+    mp->stats.forward_peak_bytes = int64_t(cpu_alloc_stats().peak_in_use) - base;
+    if (o.train) mp->stats.saved_bytes = mp->saved_bytes();
+  });
+  return result;
+}
+
+InputGrads Model::backward(const Tensor& dout, bool accumulate) {
+  Impl& m = *impl_;
+  const char* op = "UNet.backward";
+  IE_CHECK(m.saved_pending, op, ": nothing to differentiate: call forward with train: true first (each training "
+                                "forward allows one backward)");
+  IE_CHECK(dout.defined(), op, ": gradOut is not a tensor (undefined or disposed)");
+  IE_CHECK(dout.dtype() == DType::F32 && dout.device() == m.device, op, ": gradOut must be float32 on ",
+           m.device.str(), ", got ", dout.desc());
+  Shape want{m.sample_shape[0], m.cfg.out_channels, m.sample_shape[2], m.sample_shape[3]};
+  IE_CHECK(dout.shape() == want, op, ": gradOut must have the output's shape ", shape_str(want), ", got ",
+           dout.desc());
+  bool fresh = false;
+  if (!m.grads.defined()) {
+    m.grads = Tensor::empty({m.table.total}, DType::F32, m.device);
+    for (const ParamInfo& p : m.table.infos) m.gviews.push_back(m.grads.view(p.offset, p.shape));
+    fresh = true;
+  }
+  m.saved_pending = false;
+  InputGrads g{Tensor::empty(m.sample_shape, DType::F32, m.device), Tensor::empty(m.ehs_shape, DType::F32, m.device)};
+  std::shared_ptr<Model> self = shared_from_this();
+  Impl* mp = &m;
+  stream_for(m.device).enqueue([self, mp, dout, g, accumulate, fresh] {
+    if (fresh) std::memset(mp->grads.raw(), 0, mp->grads.nbytes());  // padding too, and accumulate starts at 0
+    Ctx ctx;
+    ctx.values = &mp->pviews;
+    ctx.grads = &mp->gviews;
+    ctx.accumulate = accumulate;
+    cpu_reset_peak();
+    int64_t base = int64_t(cpu_alloc_stats().in_use);
+    IE_CHECK(mp->s.sample.defined(), "UNet.backward: the training forward did not complete (it failed or was "
+                                     "cancelled), so there is nothing to differentiate");
+    try {
+      InputGrads r = mp->run_backward(dout, ctx);
+      ops::assign(g.sample, r.sample, false);
+      ops::assign(g.encoder_hidden_states, r.encoder_hidden_states, false);
+    } catch (...) {
+      mp->clear_saved();
+      throw;
+    }
+    mp->stats.backward_peak_bytes = int64_t(cpu_alloc_stats().peak_in_use) - base;
+  });
+  return g;
+}
+
+}  // namespace ie::unet

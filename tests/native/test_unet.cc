@@ -1,0 +1,353 @@
+// UNet2DConditionModel: parity with diffusers (../shared/parity/unet_tiny2: output, input and parameter
+// gradients), finite differences on a tiny random config, gradient checkpointing, config errors.
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "harness.h"
+#include "ie/allocator.h"
+#include "ie/error.h"
+#include "ie/ops.h"
+#include "ie/stream.h"
+#include "ie/unet.h"
+#include "io/json.h"
+#include "models/unet/config.h"
+
+namespace {
+
+using ie::Tensor;
+namespace ops = ie::ops;
+namespace st = ie::safetensors;
+using ie::unet::Config;
+using ie::unet::Model;
+
+std::string shared_dir() {
+  const char* env = std::getenv("IE_SHARED_DIR");
+  return env && *env ? env : std::string(IE_SOURCE_DIR) + "/../shared";
+}
+bool exists(const std::string& p) {
+  struct stat s;
+  return stat(p.c_str(), &s) == 0;
+}
+std::string read_text(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+std::vector<float> host(const Tensor& t) {
+  std::vector<float> v(size_t(t.numel()));
+  ops::copy_to_host(t, v.data());
+  return v;
+}
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+Config tiny2_config() {
+  std::string text = read_text(shared_dir() + "/parity/manifest.json");
+  for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
+  ie::json::Value m = ie::json::parse(text);
+  return ie::unet::detail::config_from_value(*m.find("fixtures")->find("unet_tiny2")->find("config"), "manifest");
+}
+
+// A tiny config for finite differences: two levels, non-square input, 2 heads, 2 transformer layers.
+Config tiny_config() {
+  Config c;
+  c.in_channels = 5;
+  c.out_channels = 3;
+  c.block_out_channels = {8, 16};
+  c.down_block_types = {"CrossAttnDownBlock2D", "DownBlock2D"};
+  c.up_block_types = {"UpBlock2D", "CrossAttnUpBlock2D"};
+  c.layers_per_block = {1, 1};
+  c.num_heads = {2, 2};
+  c.cross_attention_dim = {6, 6};
+  c.transformer_layers = {2, 2};
+  c.norm_num_groups = 4;
+  if (getenv("T1")) c.transformer_layers = {1, 1};
+  if (getenv("G2")) c.norm_num_groups = 2;
+  return c;
+}
+
+// Random parameters like the fixtures: weights N(0, 1/fan_in), norm scales 1 + 0.1 N, biases 0.05 N.
+void randomize(Model& m, uint64_t seed) {
+  for (const auto& p : m.params()) {
+    Tensor v = m.param(p.name);
+    int64_t fan_in = p.shape.size() >= 2 ? ie::shape_numel(p.shape) / p.shape[0] : 1;
+    bool norm = p.name.find("norm") != std::string::npos;
+    bool bias = p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+    float std = bias ? 0.05f : norm ? 0.1f : float(1.0 / std::sqrt(double(fan_in)));
+    float mean = (norm && !bias) ? 1.f : 0.f;
+    Tensor r = ops::randn(p.shape, seed, uint64_t(p.offset), mean, std, ie::DType::F32, {});
+    ops::assign(v, r, false);
+  }
+  ie::stream_for({}).sync();
+}
+
+double loss_of(Model& m, const Tensor& x, const Tensor& t, const Tensor& ehs, const std::vector<float>& R) {
+  return dot(host(m.forward(x, t, ehs)), R);
+}
+
+}  // namespace
+
+IE_TEST(unet, parity_unet_tiny2_forward_and_gradients) {
+  const std::string dir = shared_dir() + "/parity/unet_tiny2";
+  if (!exists(dir)) {
+    std::printf("  skipped: %s not found (set IE_SHARED_DIR to the shared directory)\n", dir.c_str());
+    return;
+  }
+  auto model = Model::create(tiny2_config());
+  model->load(st::Reader::open(dir + "/unet.safetensors"));
+  st::Reader in = st::Reader::open(dir + "/inputs.safetensors");
+  Tensor sample = in.load("sample"), ehs = in.load("encoder_hidden_states"), R = in.load("R");
+  Tensor t = ops::cast(in.load("timestep"), ie::DType::F32);
+  st::Reader outs = st::Reader::open(dir + "/outputs.safetensors");
+  st::Reader grads = st::Reader::open(dir + "/grads.safetensors");
+  std::vector<float> ref = host(outs.load("out"));
+
+  for (bool checkpoint : {false, true}) {
+    std::string tag = checkpoint ? " (checkpointed)" : "";
+    ie::unet::ForwardOptions o;
+    o.train = true;
+    o.checkpoint = checkpoint;
+    Tensor out = model->forward(sample, t, ehs, o);
+    double e = rel_l2(host(out), ref);
+    IE_EXPECT_REL(e, 1e-4, "output" + tag);
+    ie::unet::InputGrads g = model->backward(R);
+    IE_EXPECT_REL(rel_l2(host(g.sample), host(grads.load("sample"))), 1e-4, "d sample" + tag);
+    IE_EXPECT_REL(rel_l2(host(g.encoder_hidden_states), host(grads.load("encoder_hidden_states"))), 1e-4,
+                  "d encoder_hidden_states" + tag);
+    double worst = 0;
+    std::string worst_name;
+    for (const auto& p : model->params()) {
+      double pe = rel_l2(host(model->grad(p.name)), host(grads.load("param." + p.name)));
+      if (pe > worst) worst = pe, worst_name = p.name;
+    }
+    IE_EXPECT_REL(worst, 1e-3, "worst parameter gradient (" + worst_name + ")" + tag);
+    if (!checkpoint) std::printf("  out rel %.2e, worst param grad rel %.2e (%s)\n", e, worst, worst_name.c_str());
+  }
+  // Inference alone matches too (and keeps nothing).
+  IE_EXPECT_REL(rel_l2(host(model->forward(sample, t, ehs)), ref), 1e-4, "inference output");
+  IE_EXPECT(!model->has_saved(), "inference keeps nothing for backward");
+}
+
+IE_TEST(unet, backward_matches_finite_differences) {
+  auto model = Model::create(tiny_config());
+  randomize(*model, 77);
+  const int64_t B = 2, H = 8, W = 6, S = 3;
+  Tensor x = ops::randn({B, 5, H, W}, 1, 0, 0, 1, ie::DType::F32, {});
+  Tensor ehs = ops::randn({B, S, 6}, 2, 0, 0, 1, ie::DType::F32, {});
+  std::vector<float> tv{37.5f, 801.f};
+  Tensor t = ops::from_host(tv.data(), 8, {B}, ie::DType::F32, {});
+  std::vector<float> R = host(ops::randn({B, 3, H, W}, 3, 0, 0, 1, ie::DType::F32, {}));
+  Tensor Rt = ops::from_host(R.data(), R.size() * 4, {B, 3, H, W}, ie::DType::F32, {});
+
+  ie::unet::ForwardOptions o;
+  o.train = true;
+  model->forward(x, t, ehs, o);
+  ie::unet::InputGrads g = model->backward(Rt);
+  std::vector<float> dx = host(g.sample), dehs = host(g.encoder_hidden_states), dp = host(model->flat_grads());
+
+  // Central differences along random directions, Richardson-extrapolated (fd(h/2)·4 − fd(h))/3 so the
+  // O(h²) curvature term cancels (random tiny nets are strongly curved); float32 forward -> tolerance 1e-2.
+  auto along = [&](const Tensor& base, const std::vector<float>& dir, float s) {
+    std::vector<float> b = host(base);
+    for (size_t i = 0; i < b.size(); ++i) b[i] += s * dir[i];
+    return ops::from_host(b.data(), b.size() * 4, base.shape(), ie::DType::F32, {});
+  };
+  std::vector<float> vx = host(ops::randn(x.shape(), 10, 0, 0, 1, ie::DType::F32, {}));
+  auto richardson = [&](const std::function<double(float)>& L, float h = 4e-3f) {
+    double f1 = (L(h) - L(-h)) / (2 * h), f2 = (L(h / 2) - L(-h / 2)) / h;
+    return (4 * f2 - f1) / 3;
+  };
+  double fd = richardson([&](float s) { return loss_of(*model, along(x, vx, s), t, ehs, R); });
+  IE_EXPECT_REL(std::fabs(dot(dx, vx) - fd) / std::fabs(fd), 1e-2, "d sample vs finite differences");
+
+  std::vector<float> ve = host(ops::randn(ehs.shape(), 11, 0, 0, 1, ie::DType::F32, {}));
+  fd = richardson([&](float s) { return loss_of(*model, x, t, along(ehs, ve, s), R); });
+  IE_EXPECT_REL(std::fabs(dot(dehs, ve) - fd) / std::fabs(fd), 1e-2, "d encoder_hidden_states vs finite differences");
+
+  // All parameters at once, then each parameter group (so a wrong gradient cannot hide in the sum).
+  Tensor flat = model->flat_params();
+  std::vector<float> p0 = host(flat);
+  auto set_params = [&](const std::vector<float>& v) {
+    ops::assign(flat, ops::from_host(v.data(), v.size() * 4, flat.shape(), ie::DType::F32, {}), false);
+  };
+  auto check_dir = [&](const std::vector<float>& vp, const std::string& what) {
+    std::vector<float> p = p0;
+    double f = richardson([&](float s) {
+      for (size_t i = 0; i < p.size(); ++i) p[i] = p0[i] + s * vp[i];
+      set_params(p);
+      return loss_of(*model, x, t, ehs, R);
+    }, 1e-3f);
+    set_params(p0);
+    double an = dot(dp, vp);
+    double err = std::fabs(an - f) / std::fabs(f);
+    std::printf("  d params (%s): analytic %.6f, numeric %.6f, rel %.1e\n", what.c_str(), an, f, err);
+    IE_EXPECT_REL(err, 1e-2, "d params (" + what + ") vs finite differences: analytic " + std::to_string(an) +
+                                 ", numeric " + std::to_string(f));
+  };
+  std::vector<float> vall = host(ops::randn(flat.shape(), 12, 0, 0, 1, ie::DType::F32, {}));
+  check_dir(vall, "all");
+  for (const char* group : {"conv_in", "time_embedding", "down_blocks.0.resnets", "down_blocks.0.attentions",
+                            "attn1", "attn2", "ff.net", "mid_block", "up_blocks.1.resnets", "upsamplers",
+                            "conv_norm_out", "conv_out"}) {
+    std::vector<float> v(vall.size(), 0.f);
+    for (const auto& p : model->params())
+      if (p.name.find(group) != std::string::npos)
+        for (int64_t i = 0; i < ie::shape_numel(p.shape); ++i) v[size_t(p.offset + i)] = vall[size_t(p.offset + i)];
+    check_dir(v, group);
+  }
+}
+
+IE_TEST(unet, checkpointing_same_gradients_less_memory) {
+  Config c = tiny_config();
+  c.block_out_channels = {16, 32};
+  c.norm_num_groups = 8;
+  auto model = Model::create(c);
+  randomize(*model, 5);
+  const int64_t B = 2, H = 32, W = 24;
+  Tensor x = ops::randn({B, 5, H, W}, 1, 0, 0, 1, ie::DType::F32, {});
+  Tensor ehs = ops::randn({B, 4, 6}, 2, 0, 0, 1, ie::DType::F32, {});
+  Tensor t = ops::full({B}, 500, ie::DType::F32, {});
+  Tensor R = ops::randn({B, 3, H, W}, 3, 0, 0, 1, ie::DType::F32, {});
+  std::vector<float> grads[2], dx[2];
+  int64_t peak[2], saved[2];
+  for (int ck = 0; ck < 2; ++ck) {
+    ie::unet::ForwardOptions o;
+    o.train = true;
+    o.checkpoint = ck == 1;
+    ie::stream_for({}).sync();
+    ie::cpu_reset_peak();
+    int64_t base = int64_t(ie::cpu_alloc_stats().in_use);
+    model->forward(x, t, ehs, o);
+    ie::unet::InputGrads g = model->backward(R);
+    ie::stream_for({}).sync();
+    peak[ck] = int64_t(ie::cpu_alloc_stats().peak_in_use) - base;
+    saved[ck] = model->stats().saved_bytes;
+    grads[ck] = host(model->flat_grads());
+    dx[ck] = host(g.sample);
+  }
+  std::printf("  training step peak: %lld bytes stored, %lld checkpointed; saved activations %lld vs %lld\n",
+              (long long)peak[0], (long long)peak[1], (long long)saved[0], (long long)saved[1]);
+  IE_EXPECT_REL(rel_l2(grads[1], grads[0]), 1e-6, "parameter gradients with checkpointing");
+  IE_EXPECT_REL(rel_l2(dx[1], dx[0]), 1e-6, "sample gradient with checkpointing");
+  IE_EXPECT(saved[1] * 2 < saved[0], "checkpointing saves far less: " + std::to_string(saved[1]) + " vs " +
+                                         std::to_string(saved[0]));
+  IE_EXPECT(peak[1] < peak[0], "checkpointing lowers the peak: " + std::to_string(peak[1]) + " vs " +
+                                   std::to_string(peak[0]));
+}
+
+IE_TEST(unet, odd_sizes_and_broadcast_timestep) {
+  // 12x10 latent with 3 levels: 12 -> 6 -> 3 (and 10 -> 5 -> 3); the up path interpolates to 6x5.
+  Config c = tiny_config();
+  c.block_out_channels = {8, 8, 16};
+  c.down_block_types = {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"};
+  c.up_block_types = {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"};
+  c.layers_per_block = {1, 2, 1};
+  c.num_heads = {2, 1, 4};
+  c.cross_attention_dim = {6, 6, 6};
+  c.transformer_layers = {1, 1, 1};
+  auto model = Model::create(c);
+  randomize(*model, 9);
+  Tensor x = ops::randn({3, 5, 12, 10}, 1, 0, 0, 1, ie::DType::F32, {});
+  Tensor ehs = ops::randn({3, 2, 6}, 2, 0, 0, 1, ie::DType::F32, {});
+  Tensor t1 = ops::full({1}, 250, ie::DType::F32, {}), t3 = ops::full({3}, 250, ie::DType::F32, {});
+  Tensor y = model->forward(x, t1, ehs);
+  IE_EXPECT(y.shape() == ie::Shape({3, 3, 12, 10}), "output shape " + ie::shape_str(y.shape()));
+  std::vector<float> a = host(y), b = host(model->forward(x, t3, ehs));
+  IE_EXPECT(a == b, "a single timestep broadcasts to the batch");
+  for (float v : a) IE_EXPECT(std::isfinite(v), "finite output");
+}
+
+IE_TEST(unet, config_errors_name_the_key) {
+  auto expect_error = [](const std::string& json, const std::string& needle) {
+    try {
+      Config::from_json(json, "config.json");
+      IE_EXPECT(false, "no error for " + json);
+    } catch (const ie::Error& e) {
+      IE_EXPECT(std::string(e.what()).find(needle) != std::string::npos,
+                "error for " + json + " should mention " + needle + ", got: " + e.what());
+    }
+  };
+  expect_error("{\"in_chanels\": 8}", "unknown config key \"in_chanels\"");
+  expect_error("{\"class_embed_type\": \"timestep\"}", "class_embed_type");
+  expect_error("{\"act_fn\": \"gelu\"}", "act_fn");
+  expect_error("{\"down_block_types\": [\"SimpleCrossAttnDownBlock2D\"], \"up_block_types\": [\"UpBlock2D\"], "
+               "\"block_out_channels\": [32]}",
+               "SimpleCrossAttnDownBlock2D");
+  expect_error("{\"block_out_channels\": [320, 640]}", "block_out_channels has 2 entries");
+  expect_error("{\"attention_head_dim\": [8, 8]}", "attention_head_dim");
+  expect_error("{\"norm_num_groups\": 7}", "not divisible by norm_num_groups");
+  expect_error("{\"in_channels\": 2.5}", "in_channels");
+  expect_error("{\"dropout\": 0.1}", "dropout");
+  expect_error("[1, 2]", "must be a JSON object");
+  expect_error("{\"in_channels\": 8,}", "not valid JSON");
+  // The real InstructPix2Pix config parses, with 8 heads everywhere.
+  std::string text = read_text(shared_dir() + "/parity/manifest.json");
+  if (!text.empty()) {
+    for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
+    ie::json::Value m = ie::json::parse(text);
+    Config c = ie::unet::detail::config_from_value(*m.find("ip2p_real_unet_config"), "manifest");
+    IE_EXPECT(c.in_channels == 8 && c.num_heads == std::vector<int64_t>({8, 8, 8, 8}), "ip2p config");
+    auto model = Model::create(c);
+    IE_EXPECT(model->num_params() == 859532484, "SD1.5 parameter count " + std::to_string(model->num_params()));
+    IE_EXPECT(model->params().size() == 686, "686 tensors, got " + std::to_string(model->params().size()));
+  }
+}
+
+IE_TEST(unet, load_errors_list_the_keys) {
+  const std::string dir = shared_dir() + "/parity/unet_tiny2";
+  if (!exists(dir)) return;
+  Config c = tiny2_config();
+  c.cross_attention_dim = {16, 16};  // every attn2.to_k/to_v now has the wrong shape
+  auto model = Model::create(c);
+  try {
+    model->load(st::Reader::open(dir + "/unet.safetensors"));
+    IE_EXPECT(false, "loading mismatched weights must fail");
+  } catch (const ie::Error& e) {
+    std::string m = e.what();
+    IE_EXPECT(m.find("wrong shape") != std::string::npos && m.find("attn2.to_k.weight") != std::string::npos &&
+                  m.find("[32, 16]") != std::string::npos,
+              "message lists the mismatched keys: " + m);
+  }
+  // An 8-channel model from a file whose conv_in has 8 channels loaded into a 12-channel model: refused
+  // unless asked to widen; then the new channels are zero and the rest is kept.
+  Config w = tiny2_config();
+  w.in_channels = 12;
+  auto wide = Model::create(w);
+  try {
+    wide->load(st::Reader::open(dir + "/unet.safetensors"));
+    IE_EXPECT(false, "conv_in mismatch must fail without in_channels");
+  } catch (const ie::Error& e) {
+    IE_EXPECT(std::string(e.what()).find("conv_in.weight") != std::string::npos, e.what());
+  }
+  ie::unet::LoadOptions lo;
+  lo.in_channels = 12;
+  wide->load(st::Reader::open(dir + "/unet.safetensors"), lo);
+  std::vector<float> ww = host(wide->param("conv_in.weight"));
+  std::vector<float> orig = host(st::Reader::open(dir + "/unet.safetensors").load("conv_in.weight"));
+  bool ok = true;
+  for (int64_t o = 0; o < 32; ++o)
+    for (int64_t i = 0; i < 12; ++i)
+      for (int64_t k = 0; k < 9; ++k) {
+        float v = ww[size_t((o * 12 + i) * 9 + k)];
+        ok &= i < 8 ? v == orig[size_t((o * 8 + i) * 9 + k)] : v == 0.f;
+      }
+  IE_EXPECT(ok, "widened conv_in keeps the original channels and zeroes the new ones");
+}
