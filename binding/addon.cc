@@ -14,6 +14,7 @@
 #include "ie/parallel.h"
 #include "ie/stream.h"
 #include "io.h"
+#include "unet.h"
 #include "ops_binding.h"
 #include "tensor_wrap.h"
 
@@ -111,6 +112,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeakGflops", Napi::Function::New(env, FmaPeak, "fmaPeakGflops"));
   register_ops(env, exports);
   register_io(env, exports);
+  register_unet(env, exports);
   return exports;
 }
 

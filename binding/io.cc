@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "convert.h"
+#include "promise_worker.h"
 #include "ie/error.h"
 #include "ie/safetensors.h"
 #include "tensor_wrap.h"
@@ -40,46 +41,6 @@ Napi::Array string_array(Napi::Env env, const std::vector<std::string>& v) {
   for (size_t i = 0; i < v.size(); ++i) a[uint32_t(i)] = Napi::String::New(env, v[i]);
   return a;
 }
-
-// An AsyncWorker that settles a promise. Subclasses do the file work in Run() (worker thread) and
-// build the result in Result() (JS thread); exceptions from Run() reject with the same message.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  PromiseWorker(Napi::Env env, const char* name) : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Start() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();  // the worker deletes itself after OnOK / OnError
-    return p;
-  }
-
- protected:
-  virtual void Run() = 0;
-  virtual Napi::Value Result(Napi::Env env) = 0;
-
- private:
-  void Execute() override {
-    try {
-      Run();
-    } catch (const ie::Error& e) {
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      SetError("instructedit: out of host memory");
-    } catch (const std::exception& e) {
-      SetError(std::string("instructedit internal error: ") + e.what());
-    }
-  }
-  void OnOK() override {
-    Napi::HandleScope scope(Env());
-    try {
-      deferred_.Resolve(Result(Env()));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
-  Napi::Promise::Deferred deferred_;
-};
 
 class LoadWorker : public PromiseWorker {
  public:

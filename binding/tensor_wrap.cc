@@ -22,6 +22,7 @@ Napi::Function TensorWrap::Define(Napi::Env env) {
                          InstanceMethod<&TensorWrap::ToArrayBuffer>("toArrayBuffer"),
                          InstanceMethod<&TensorWrap::ToArrayBufferSync>("toArrayBufferSync"),
                          InstanceMethod<&TensorWrap::Reshape>("reshape"),
+                         InstanceMethod<&TensorWrap::View>("view"),
                      });
 }
 
@@ -161,6 +162,13 @@ Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
   const ie::Tensor& t = live(info, t_, "reshape");
   ie::Shape s = shape_arg(info, 0, "reshape", "shape");
   return guard(info.Env(), [&] { return Wrap(info.Env(), t.reshape(s)); });
+}
+
+Napi::Value TensorWrap::View(const Napi::CallbackInfo& info) {
+  const ie::Tensor& t = live(info, t_, "view");
+  int64_t offset = int_arg(info, 0, "view", "offset");
+  ie::Shape s = shape_arg(info, 1, "view", "shape");
+  return guard(info.Env(), [&] { return Wrap(info.Env(), t.view(offset, s)); });
 }
 
 }  // namespace ieb

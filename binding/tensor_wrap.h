@@ -32,6 +32,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value ToArrayBuffer(const Napi::CallbackInfo& info);
   Napi::Value ToArrayBufferSync(const Napi::CallbackInfo& info);
   Napi::Value Reshape(const Napi::CallbackInfo& info);
+  Napi::Value View(const Napi::CallbackInfo& info);
   void Release(Napi::Env env);
 
   std::optional<ie::Tensor> t_;

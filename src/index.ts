@@ -1,5 +1,5 @@
 // instructedit: instruction-based image editing on native kernels. This entry exports the
-// foundation: tensors, ops (forward and backward), scopes and runtime controls.
+// foundation (tensors, ops forward and backward, scopes, runtime controls, checkpoints) and the models.
 export { Tensor, tensor, zeros, ones, full, randn, rand, manualSeed } from './tensor';
 export type { CreateOptions, RandomOptions } from './tensor';
 export { scope, keep } from './scope';
@@ -7,5 +7,15 @@ export { backends, getNumThreads, setNumThreads, setCpuPath, synchronize, memory
 export type { Backends, MemoryStats } from './runtime';
 export type { DType, Device, Shape, TensorData } from './types';
 export { loadSafetensors, readSafetensorsHeader, saveSafetensors, type LoadSafetensorsOptions, type SaveSafetensorsOptions, type SafetensorsHeader, type SafetensorsDType } from './io/safetensors';
+export {
+  UNet2DConditionModel,
+  type UNetConfig,
+  type UNetFromPretrainedOptions,
+  type UNetFromConfigOptions,
+  type UNetForwardOptions,
+  type UNetBackwardOptions,
+  type UNetInputGradients,
+  type UNetMemoryStats,
+} from './models/unet';
 import * as ops from './ops';
 export { ops };

@@ -79,25 +79,10 @@ Config tiny_config() {
   c.cross_attention_dim = {6, 6};
   c.transformer_layers = {2, 2};
   c.norm_num_groups = 4;
-  if (getenv("T1")) c.transformer_layers = {1, 1};
-  if (getenv("G2")) c.norm_num_groups = 2;
   return c;
 }
 
-// Random parameters like the fixtures: weights N(0, 1/fan_in), norm scales 1 + 0.1 N, biases 0.05 N.
-void randomize(Model& m, uint64_t seed) {
-  for (const auto& p : m.params()) {
-    Tensor v = m.param(p.name);
-    int64_t fan_in = p.shape.size() >= 2 ? ie::shape_numel(p.shape) / p.shape[0] : 1;
-    bool norm = p.name.find("norm") != std::string::npos;
-    bool bias = p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
-    float std = bias ? 0.05f : norm ? 0.1f : float(1.0 / std::sqrt(double(fan_in)));
-    float mean = (norm && !bias) ? 1.f : 0.f;
-    Tensor r = ops::randn(p.shape, seed, uint64_t(p.offset), mean, std, ie::DType::F32, {});
-    ops::assign(v, r, false);
-  }
-  ie::stream_for({}).sync();
-}
+void randomize(Model& m, uint64_t seed) { m.init_random(seed); }
 
 double loss_of(Model& m, const Tensor& x, const Tensor& t, const Tensor& ehs, const std::vector<float>& R) {
   return dot(host(m.forward(x, t, ehs)), R);

@@ -95,6 +95,9 @@ class Model : public std::enable_shared_from_this<Model> {
   Tensor param(const std::string& name) const;  // a view into flat_params(); throws for an unknown name
   Tensor grad(const std::string& name) const;   // a view into flat_grads()
 
+  // Fills the parameters with seeded random values like the parity fixtures: weights N(0, 1/fan_in),
+  // norm scales 1 + 0.1·N(0,1), biases 0.05·N(0,1) (a test or benchmark model; enqueued on the stream).
+  void init_random(uint64_t seed);
   // Loads every parameter from `reader` (converting F16/BF16/F64 to float32). Missing, unexpected or
   // wrongly shaped tensors are one error listing them all. Runs on the calling thread.
   void load(const safetensors::Reader& reader, const LoadOptions& options = {});

@@ -1,5 +1,6 @@
 // UNet2DConditionModel: the graph (SPEC §2.2-2.6), forward and backward, over the layers in layers.h.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -331,6 +332,19 @@ Tensor Model::grad(const std::string& name) const {
 
 bool Model::has_saved() const { return impl_->saved_pending; }
 Stats Model::stats() const { return impl_->stats; }
+
+void Model::init_random(uint64_t seed) {
+  for (size_t i = 0; i < impl_->table.infos.size(); ++i) {
+    const ParamInfo& p = impl_->table.infos[i];
+    const std::string& n = p.name;
+    bool bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
+    bool norm = !bias && p.shape.size() == 1;  // 1-D weights are norm scales
+    int64_t fan_in = p.shape.size() >= 2 ? shape_numel(p.shape) / p.shape[0] : 1;
+    float std = bias ? 0.05f : norm ? 0.1f : float(1.0 / std::sqrt(double(fan_in)));
+    Tensor r = ops::randn(p.shape, seed, uint64_t(p.offset), norm ? 1.f : 0.f, std, DType::F32, impl_->device);
+    ops::assign(impl_->pviews[i], r, false);
+  }
+}
 
 void Model::load(const safetensors::Reader& reader, const LoadOptions& options) {
   Impl& m = *impl_;

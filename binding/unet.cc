@@ -1,0 +1,278 @@
+// UNet2DConditionModel for JS: a NativeUNet handle over ie::unet::Model.
+// Loading runs on a libuv worker (PromiseWorker). forward/backward enqueue the pass on the device
+// stream and return a promise settled (through a thread-safe function) when the stream has run it:
+// the JS thread never waits for model-sized work.
+#include "unet.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "addon_data.h"
+#include "convert.h"
+#include "errors.h"
+#include "ie/stream.h"
+#include "ie/unet.h"
+#include "promise_worker.h"
+#include "tensor_wrap.h"
+
+namespace ieb {
+namespace {
+
+using CI = Napi::CallbackInfo;
+namespace un = ie::unet;
+
+// A cancellation flag JS can set while a pass runs (AbortSignal -> cancel()).
+class CancelWrap : public Napi::ObjectWrap<CancelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeCancelToken", {InstanceMethod<&CancelWrap::Cancel>("cancel")});
+  }
+  explicit CancelWrap(const CI& info) : Napi::ObjectWrap<CancelWrap>(info), flag(std::make_shared<std::atomic<bool>>(false)) {}
+  Napi::Value Cancel(const CI& info) {
+    flag->store(true);
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<std::atomic<bool>> flag;
+};
+
+class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeUNet",
+                       {InstanceMethod<&UNetWrap::Config>("config"),
+                        InstanceMethod<&UNetWrap::ParamInfo>("paramInfo"),
+                        InstanceMethod<&UNetWrap::Params>("params"),
+                        InstanceMethod<&UNetWrap::Grads>("grads"),
+                        InstanceMethod<&UNetWrap::Forward>("forward"),
+                        InstanceMethod<&UNetWrap::Backward>("backward"),
+                        InstanceMethod<&UNetWrap::HasSaved>("hasSaved"),
+                        InstanceMethod<&UNetWrap::Stats>("stats"),
+                        InstanceMethod<&UNetWrap::InitRandom>("initRandom"),
+                        InstanceMethod<&UNetWrap::Dispose>("dispose")});
+  }
+  explicit UNetWrap(const CI& info) : Napi::ObjectWrap<UNetWrap>(info) {}
+  ~UNetWrap() override { Release(Env()); }
+
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<un::Model> m) {
+    Napi::Object o = addon_data(env).unet_ctor.New({});
+    UNetWrap* w = Unwrap(o);
+    w->m_ = std::move(m);
+    w->reported_ = int64_t(w->m_->flat_params().nbytes());
+    Napi::MemoryManagement::AdjustExternalMemory(env, w->reported_);
+    return o;
+  }
+
+ private:
+  un::Model& model(const CI& info, const char* what) {
+    if (!m_) throw Napi::Error::New(info.Env(), std::string("UNet.") + what + ": the model has been disposed");
+    return *m_;
+  }
+  void Release(Napi::Env env) {
+    if (!m_) return;
+    m_.reset();  // queued passes keep the model alive until they have run
+    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+    reported_ = 0;
+  }
+
+  Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
+
+  Napi::Value ParamInfo(const CI& info) {
+    Napi::Env env = info.Env();
+    const auto& ps = model(info, "paramInfo").params();
+    Napi::Array names = Napi::Array::New(env, ps.size()), shapes = Napi::Array::New(env, ps.size()),
+                offsets = Napi::Array::New(env, ps.size());
+    for (size_t i = 0; i < ps.size(); ++i) {
+      names[uint32_t(i)] = Napi::String::New(env, ps[i].name);
+      Napi::Array s = Napi::Array::New(env, ps[i].shape.size());
+      for (size_t k = 0; k < ps[i].shape.size(); ++k) s[uint32_t(k)] = Napi::Number::New(env, double(ps[i].shape[k]));
+      shapes[uint32_t(i)] = s;
+      offsets[uint32_t(i)] = Napi::Number::New(env, double(ps[i].offset));
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("names", names);
+    o.Set("shapes", shapes);
+    o.Set("offsets", offsets);
+    return o;
+  }
+
+  Napi::Value Params(const CI& info) { return TensorWrap::Wrap(info.Env(), model(info, "parameters").flat_params()); }
+  Napi::Value Grads(const CI& info) {
+    ie::Tensor g = model(info, "gradients").flat_grads();
+    return g.defined() ? Napi::Value(TensorWrap::Wrap(info.Env(), g)) : info.Env().Undefined();
+  }
+  Napi::Value HasSaved(const CI& info) { return Napi::Boolean::New(info.Env(), model(info, "hasSaved").has_saved()); }
+
+  Napi::Value Stats(const CI& info) {
+    un::Stats s = model(info, "stats").stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("forwardPeakBytes", double(s.forward_peak_bytes));
+    o.Set("backwardPeakBytes", double(s.backward_peak_bytes));
+    o.Set("savedBytes", double(s.saved_bytes));
+    return o;
+  }
+
+  Napi::Value InitRandom(const CI& info) {
+    un::Model& m = model(info, "initRandom");
+    int64_t seed = int_arg(info, 0, "UNet.initRandom", "seed");
+    guard(info.Env(), [&] { m.init_random(uint64_t(seed)); });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Dispose(const CI& info) {
+    Release(info.Env());
+    return info.Env().Undefined();
+  }
+
+  // forward(sample, timesteps, ehs, train, checkpoint, cancelToken?) -> Promise<NativeTensor>
+  Napi::Value Forward(const CI& info) {
+    const char* op = "UNet.forward";
+    un::Model& m = model(info, "forward");
+    const ie::Tensor& x = tensor_arg(info, 0, op, "sample");
+    const ie::Tensor& t = tensor_arg(info, 1, op, "timesteps");
+    const ie::Tensor& e = tensor_arg(info, 2, op, "encoderHiddenStates");
+    un::ForwardOptions o;
+    o.train = bool_arg(info, 3, op, "train");
+    o.checkpoint = bool_arg(info, 4, op, "checkpoint");
+    o.cancel = cancel_arg(info, 5);
+    ie::Tensor out = guard(info.Env(), [&] { return m.forward(x, t, e, o); });
+    return settle_after_stream(info.Env(), "instructedit.UNet.forward", [out](Napi::Env env) -> Napi::Value {
+      return TensorWrap::Wrap(env, out);
+    });
+  }
+
+  // backward(gradOut, accumulate, cancelToken?) -> Promise<{sample, encoderHiddenStates}>
+  Napi::Value Backward(const CI& info) {
+    const char* op = "UNet.backward";
+    un::Model& m = model(info, "backward");
+    const ie::Tensor& dy = tensor_arg(info, 0, op, "gradOut");
+    bool acc = bool_arg(info, 1, op, "accumulate");
+    bool fresh_grads = !m.flat_grads().defined();
+    un::InputGrads g = guard(info.Env(), [&] { return m.backward(dy, acc); });
+    if (fresh_grads) {
+      int64_t b = int64_t(m.flat_grads().nbytes());
+      reported_ += b;
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), b);
+    }
+    return settle_after_stream(info.Env(), "instructedit.UNet.backward", [g](Napi::Env env) -> Napi::Value {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("sample", TensorWrap::Wrap(env, g.sample));
+      o.Set("encoderHiddenStates", TensorWrap::Wrap(env, g.encoder_hidden_states));
+      return o;
+    });
+  }
+
+  std::shared_ptr<std::atomic<bool>> cancel_arg(const CI& info, size_t i) {
+    if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
+    if (!info[i].IsObject() || !info[i].As<Napi::Object>().InstanceOf(addon_data(info.Env()).cancel_ctor.Value()))
+      type_error(info.Env(), "UNet: cancel token must be a NativeCancelToken");
+    return CancelWrap::Unwrap(info[i].As<Napi::Object>())->flag;
+  }
+
+  // A promise settled on the JS thread once the CPU stream has run everything enqueued so far:
+  // rejected with the error of a failed task, else resolved with make(env).
+  struct Pending {
+    Napi::Promise::Deferred deferred;
+    std::function<Napi::Value(Napi::Env)> make;
+    std::string error;
+    bool failed = false;
+  };
+  static void finish(Napi::Env env, Napi::Function, Pending* p, void*) {
+    if (env) {
+      Napi::HandleScope scope(env);
+      if (p->failed) {
+        p->deferred.Reject(Napi::Error::New(env, p->error).Value());
+      } else {
+        try {
+          p->deferred.Resolve(p->make(env));
+        } catch (const Napi::Error& e) {
+          p->deferred.Reject(e.Value());
+        }
+      }
+    }
+    delete p;
+  }
+  using Tsfn = Napi::TypedThreadSafeFunction<Pending, void, finish>;
+
+  static Napi::Value settle_after_stream(Napi::Env env, const char* name, std::function<Napi::Value(Napi::Env)> make) {
+    auto* p = new Pending{Napi::Promise::Deferred::New(env), std::move(make), {}, false};
+    Napi::Promise promise = p->deferred.Promise();
+    Tsfn tsfn = Tsfn::New(env, name, 0, 1, p);
+    ie::stream_for({}).enqueue([tsfn, p]() mutable {
+      if (std::exception_ptr e = ie::stream_for({}).take_error()) {
+        p->failed = true;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          p->error = ex.what();
+        } catch (...) {
+          p->error = "instructedit: unknown native error";
+        }
+      }
+      tsfn.BlockingCall();
+      tsfn.Release();
+    });
+    return promise;
+  }
+
+  std::shared_ptr<un::Model> m_;
+  int64_t reported_ = 0;
+};
+
+// unetLoad(configJson, configSource, weightsPath | null, inChannels, seed) -> Promise<NativeUNet>
+// With no weights path the parameters are random (seeded).
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string config, std::string source, std::string weights, int64_t in_ch, int64_t seed)
+      : PromiseWorker(env, "instructedit.unetLoad"), config_(std::move(config)), source_(std::move(source)),
+        weights_(std::move(weights)), in_ch_(in_ch), seed_(seed) {}
+
+ private:
+  void Run() override {
+    un::Config c = un::Config::from_json(config_, source_);
+    if (in_ch_ > 0) {
+      IE_CHECK(in_ch_ >= c.in_channels, "UNet: inChannels (", in_ch_, ") must be at least the config's in_channels (",
+               c.in_channels, ")");
+      c.in_channels = in_ch_;
+    }
+    model_ = un::Model::create(c);
+    if (weights_.empty()) {
+      model_->init_random(uint64_t(seed_));
+      ie::stream_for({}).sync();
+    } else {
+      un::LoadOptions lo;
+      lo.in_channels = in_ch_;
+      model_->load(ie::safetensors::Reader::open(weights_), lo);
+    }
+  }
+  Napi::Value Result(Napi::Env env) override { return UNetWrap::Wrap(env, std::move(model_)); }
+
+  std::string config_, source_, weights_;
+  int64_t in_ch_, seed_;
+  std::shared_ptr<un::Model> model_;
+};
+
+Napi::Value UNetLoad(const CI& info) {
+  const char* op = "unetLoad";
+  std::string config = string_arg(info, 0, op, "config");
+  std::string source = string_arg(info, 1, op, "configSource");
+  std::string weights = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  int64_t in_ch = int_arg(info, 3, op, "inChannels");
+  int64_t seed = int_arg(info, 4, op, "seed");
+  return (new LoadWorker(info.Env(), config, source, weights, in_ch, seed))->Start();
+}
+
+}  // namespace
+
+void register_unet(Napi::Env env, Napi::Object exports) {
+  Napi::Function u = UNetWrap::Define(env);
+  addon_data(env).unet_ctor = Napi::Persistent(u);
+  Napi::Function c = CancelWrap::Define(env);
+  addon_data(env).cancel_ctor = Napi::Persistent(c);
+  exports.Set("NativeUNet", u);
+  exports.Set("NativeCancelToken", c);
+  exports.Set("unetLoad", Napi::Function::New(env, UNetLoad, "unetLoad"));
+}
+
+}  // namespace ieb

@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace ieb {
+// Adds NativeUNet, NativeCancelToken and unetLoad to the addon's exports.
+void register_unet(Napi::Env env, Napi::Object exports);
+}  // namespace ieb

@@ -1,0 +1,299 @@
+// UNet2DConditionModel: the Stable Diffusion / InstructPix2Pix denoiser, loaded from diffusers'
+// folder layout and run (forward and backward) by the native model. Model-sized work never runs on
+// the JS thread: loading uses a worker thread, forward/backward run on the device stream, and every
+// call returns a promise.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { native, NativeTensor } from '../native';
+import { Tensor, tensor } from '../tensor';
+import { checkOptions, integer } from '../validate';
+import { h } from '../ops/wrap';
+
+/** A diffusers UNet2DConditionModel config (config.json), as parsed and normalised by the model. */
+export type UNetConfig = Readonly<Record<string, unknown>>;
+
+export interface UNetFromPretrainedOptions {
+  /** Compute dtype. Only 'float32' for now: float16/bfloat16 weights are converted on load. */
+  dtype?: 'float32';
+  /** Device; only 'cpu' for now. */
+  device?: 'cpu';
+  /** The config, when `path` is a weights file with no config.json beside it (overrides the file's). */
+  config?: Record<string, unknown>;
+  /** Weights variant: 'fp16' reads diffusion_pytorch_model.fp16.safetensors (converted to float32). */
+  variant?: string;
+  /**
+   * Widen conv_in to this many input channels (new channels zero, the stored ones kept): turns a
+   * 4-channel text-to-image UNet (SD1.5) into an 8-channel InstructPix2Pix one for fine-tuning.
+   */
+  inChannels?: number;
+}
+
+export interface UNetFromConfigOptions {
+  /** Seed of the random initialisation (weights N(0, 1/fan_in), norm scales 1 + 0.1·N, biases 0.05·N). */
+  seed?: number;
+}
+
+export interface UNetForwardOptions {
+  /** Keep what backward needs (default false: an inference call keeps nothing). */
+  train?: boolean;
+  /** With train: keep only each block's input and recompute the rest during backward (less memory). */
+  checkpoint?: boolean;
+  /** Cancels the pass (checked between blocks); the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface UNetBackwardOptions {
+  /** Add the parameter gradients to the existing ones instead of overwriting them. */
+  accumulate?: boolean;
+}
+
+export interface UNetInputGradients {
+  /** d loss / d sample, [batch, in_channels, height, width]. */
+  sample: Tensor;
+  /** d loss / d encoderHiddenStates, [batch, tokens, cross_attention_dim]. */
+  encoderHiddenStates: Tensor;
+}
+
+export interface UNetMemoryStats {
+  /** Peak host memory of the last forward above what was in use when it started (bytes). */
+  forwardPeakBytes: number;
+  /** The same for the last backward. */
+  backwardPeakBytes: number;
+  /** Activations the last training forward kept for backward (bytes). */
+  savedBytes: number;
+}
+
+interface NativeUNet {
+  config(): string;
+  paramInfo(): { names: string[]; shapes: number[][]; offsets: number[] };
+  params(): NativeTensor & { view(offset: number, shape: number[]): NativeTensor };
+  grads(): (NativeTensor & { view(offset: number, shape: number[]): NativeTensor }) | undefined;
+  forward(x: NativeTensor, t: NativeTensor, e: NativeTensor, train: boolean, ckpt: boolean, cancel?: unknown): Promise<NativeTensor>;
+  backward(dy: NativeTensor, accumulate: boolean): Promise<{ sample: NativeTensor; encoderHiddenStates: NativeTensor }>;
+  hasSaved(): boolean;
+  stats(): UNetMemoryStats;
+  dispose(): void;
+}
+
+const WEIGHTS = 'diffusion_pytorch_model';
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Finds config.json and the weights for `fromPretrained`'s path (a folder, a pipeline root or a file). */
+function resolvePaths(input: string, variant: string | undefined): { configPath: string; weights: string } {
+  const op = 'UNet2DConditionModel.fromPretrained';
+  if (!existsSync(input)) throw new Error(`${op}: ${input} does not exist`);
+  let dir = input;
+  let weights: string | undefined;
+  if (isDir(input)) {
+    // A pipeline folder (model_index.json, unet/, vae/ ...): use its unet/.
+    if (!existsSync(path.join(input, 'config.json')) && isDir(path.join(input, 'unet'))) dir = path.join(input, 'unet');
+    const stem = variant ? `${WEIGHTS}.${variant}` : WEIGHTS;
+    const candidates = [`${stem}.safetensors`, `${stem}.safetensors.index.json`];
+    weights = candidates.map((c) => path.join(dir, c)).find((c) => existsSync(c));
+    if (!weights) {
+      const bin = existsSync(path.join(dir, `${stem}.bin`)) || existsSync(path.join(dir, `${stem}.bin.index.json`));
+      throw new Error(
+        `${op}: no ${candidates.join(' or ')} in ${dir}` +
+          (bin ? ' (found a PyTorch .bin checkpoint: convert it to safetensors; pickled .bin files are not read)' : ''),
+      );
+    }
+  } else {
+    weights = input;
+    dir = path.dirname(input);
+  }
+  return { configPath: path.join(dir, 'config.json'), weights };
+}
+
+function cancelError(): Error {
+  const e = new Error('UNet: cancelled');
+  e.name = 'AbortError';
+  return e;
+}
+
+/** The InstructPix2Pix / Stable Diffusion UNet (diffusers' UNet2DConditionModel), forward and backward. */
+export class UNet2DConditionModel {
+  /** The model's configuration (diffusers keys; per-block lists expanded). */
+  readonly config: UNetConfig;
+  #m: NativeUNet | null;
+  #info: { names: string[]; shapes: number[][]; offsets: number[] };
+
+  private constructor(m: NativeUNet) {
+    this.#m = m;
+    this.config = Object.freeze(JSON.parse(m.config()) as Record<string, unknown>);
+    this.#info = m.paramInfo();
+  }
+
+  /**
+   * Loads a diffusers UNet: a folder with config.json and diffusion_pytorch_model.safetensors (or
+   * the sharded *.safetensors.index.json), a pipeline folder (its unet/ is used), or a weights file
+   * (config.json beside it, or `options.config`). float16/bfloat16/float64 weights are converted to
+   * float32. Missing, unexpected or wrongly shaped weights reject with one error listing them.
+   *
+   * ```ts
+   * const unet = await UNet2DConditionModel.fromPretrained('instruct-pix2pix/unet');
+   * ```
+   */
+  static async fromPretrained(p: string, options: UNetFromPretrainedOptions = {}): Promise<UNet2DConditionModel> {
+    const op = 'UNet2DConditionModel.fromPretrained';
+    if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
+    checkOptions(options, ['dtype', 'device', 'config', 'variant', 'inChannels'], op);
+    if (options.dtype !== undefined && options.dtype !== 'float32') {
+      throw new Error(`${op}: dtype '${String(options.dtype)}' is not supported yet (compute is float32; half-precision weights are converted on load)`);
+    }
+    if (options.device !== undefined && options.device !== 'cpu') {
+      throw new Error(`${op}: device '${String(options.device)}' is not supported yet (CPU only)`);
+    }
+    if (options.variant !== undefined && (typeof options.variant !== 'string' || !/^[\w-]+$/.test(options.variant))) {
+      throw new TypeError(`${op}: variant must be a name such as 'fp16'`);
+    }
+    const inChannels = options.inChannels === undefined ? 0 : integer(options.inChannels, op, 'inChannels', 1);
+    const { configPath, weights } = resolvePaths(p, options.variant);
+    let configText: string;
+    let source = configPath;
+    if (options.config !== undefined) {
+      if (typeof options.config !== 'object' || options.config === null) throw new TypeError(`${op}: config must be an object`);
+      configText = JSON.stringify(options.config);
+      source = 'options.config';
+    } else if (existsSync(configPath)) {
+      configText = readFileSync(configPath, 'utf8');
+    } else {
+      throw new Error(`${op}: no config.json next to ${weights}; pass options.config`);
+    }
+    const m = (await native.unetLoad(configText, source, weights, inChannels, 0)) as NativeUNet;
+    return new UNet2DConditionModel(m);
+  }
+
+  /** A randomly initialised model of `config` (tests, benchmarks, training from scratch). */
+  static async fromConfig(config: Record<string, unknown>, options: UNetFromConfigOptions = {}): Promise<UNet2DConditionModel> {
+    const op = 'UNet2DConditionModel.fromConfig';
+    if (typeof config !== 'object' || config === null) throw new TypeError(`${op}: config must be an object`);
+    checkOptions(options, ['seed'], op);
+    const seed = options.seed === undefined ? 0 : integer(options.seed, op, 'seed', 0);
+    const m = (await native.unetLoad(JSON.stringify(config), 'config', null, 0, seed)) as NativeUNet;
+    return new UNet2DConditionModel(m);
+  }
+
+  #native(what: string): NativeUNet {
+    if (!this.#m) throw new Error(`UNet.${what}: the model has been disposed`);
+    return this.#m;
+  }
+
+  /** Number of parameters (elements). */
+  get numParameters(): number {
+    return this.#info.shapes.reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** Every parameter by its diffusers name: float32 views into the flat parameter buffer. */
+  parameters(): Map<string, Tensor> {
+    return this.#views(this.#native('parameters').params(), 'parameters');
+  }
+
+  /** All parameters as one flat float32 tensor (with alignment padding between them; see parameterLayout). */
+  flatParameters(): Tensor {
+    return new Tensor(this.#native('flatParameters').params());
+  }
+
+  /** Gradients of the last backward by parameter name (views into the flat gradient buffer). */
+  gradients(): Map<string, Tensor> {
+    const g = this.#native('gradients').grads();
+    if (!g) throw new Error('UNet.gradients: no gradients yet (run forward with { train: true } and backward first)');
+    return this.#views(g, 'gradients');
+  }
+
+  /** The flat gradient buffer (same layout as flatParameters). */
+  flatGradients(): Tensor {
+    const g = this.#native('flatGradients').grads();
+    if (!g) throw new Error('UNet.flatGradients: no gradients yet (run backward first)');
+    return new Tensor(g);
+  }
+
+  /** Name, shape and element offset of each parameter in the flat buffers. */
+  parameterLayout(): { name: string; shape: number[]; offset: number }[] {
+    return this.#info.names.map((name, i) => ({ name, shape: this.#info.shapes[i].slice(), offset: this.#info.offsets[i] }));
+  }
+
+  #views(flat: NativeTensor & { view(o: number, s: number[]): NativeTensor }, _what: string): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    this.#info.names.forEach((n, i) => out.set(n, new Tensor(flat.view(this.#info.offsets[i], this.#info.shapes[i]))));
+    return out;
+  }
+
+  /**
+   * Predicts the noise: sample [B, in_channels, H, W], timesteps (one per sample, or one for all;
+   * fractional values are fine), encoderHiddenStates [B, tokens, cross_attention_dim] ->
+   * [B, out_channels, H, W]. Any H and W (the up path matches the skips' sizes), any batch, any
+   * text length.
+   */
+  async forward(sample: Tensor, timesteps: Tensor | number | readonly number[], encoderHiddenStates: Tensor,
+                options: UNetForwardOptions = {}): Promise<Tensor> {
+    const op = 'UNet.forward';
+    checkOptions(options, ['train', 'checkpoint', 'signal'], op);
+    const m = this.#native('forward');
+    let t: Tensor;
+    let own = false;
+    if (typeof timesteps === 'number') {
+      t = tensor([timesteps], [1]);
+      own = true;
+    } else if (Array.isArray(timesteps)) {
+      t = tensor(timesteps as number[], [timesteps.length]);
+      own = true;
+    } else if (timesteps instanceof Tensor && timesteps.dtype !== 'float32') {
+      t = timesteps.to('float32');
+      own = true;
+    } else {
+      t = timesteps as Tensor;
+    }
+    const signal = options.signal;
+    if (signal?.aborted) throw cancelError();
+    const Token = native.NativeCancelToken as unknown as new () => { cancel(): void };
+    const token = signal ? new Token() : undefined;
+    const onAbort = () => token?.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const out = m.forward(h(sample, op, 'sample'), h(t, op, 'timesteps'), h(encoderHiddenStates, op, 'encoderHiddenStates'),
+        options.train === true, options.checkpoint === true, token);
+      return new Tensor(await out);
+    } catch (e) {
+      if (signal?.aborted) throw cancelError();
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (own) t.dispose();
+    }
+  }
+
+  /**
+   * Backpropagates `gradOut` (d loss / d output, the output's shape) through the last training
+   * forward: resolves to the input gradients; parameter gradients land in gradients(). Frees the
+   * activations the forward kept.
+   */
+  async backward(gradOut: Tensor, options: UNetBackwardOptions = {}): Promise<UNetInputGradients> {
+    const op = 'UNet.backward';
+    checkOptions(options, ['accumulate'], op);
+    const g = await this.#native('backward').backward(h(gradOut, op, 'gradOut'), options.accumulate === true);
+    return { sample: new Tensor(g.sample), encoderHiddenStates: new Tensor(g.encoderHiddenStates) };
+  }
+
+  /** Peak memory of the last passes and the size of the saved activations (after they have run). */
+  memoryStats(): UNetMemoryStats {
+    return this.#native('memoryStats').stats();
+  }
+
+  /** Frees the parameters and gradients (once queued passes have finished). Idempotent. */
+  dispose(): void {
+    this.#m?.dispose();
+    this.#m = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
