@@ -336,3 +336,19 @@ IE_TEST(unet, load_errors_list_the_keys) {
       }
   IE_EXPECT(ok, "widened conv_in keeps the original channels and zeroes the new ones");
 }
+
+IE_TEST(unet, linear_projection_equals_1x1_conv_projection) {
+  // use_linear_projection (SD2.x) stores proj_in/proj_out as Linear [C, C] instead of 1x1 conv
+  // [C, C, 1, 1]; with the same numbers both compute the same function.
+  Config a = tiny_config(), b = tiny_config();
+  b.use_linear_projection = true;
+  auto ma = Model::create(a), mb = Model::create(b);
+  ma->init_random(21);
+  IE_EXPECT(mb->param("down_blocks.0.attentions.0.proj_in.weight").shape() == ie::Shape({8, 8}), "Linear shape");
+  IE_EXPECT(ma->param("down_blocks.0.attentions.0.proj_in.weight").shape() == ie::Shape({8, 8, 1, 1}), "conv shape");
+  ops::assign(mb->flat_params(), ma->flat_params(), false);
+  Tensor x = ops::randn({1, 5, 8, 8}, 1, 0, 0, 1, ie::DType::F32, {});
+  Tensor e = ops::randn({1, 4, 6}, 2, 0, 0, 1, ie::DType::F32, {});
+  Tensor t = ops::full({1}, 100, ie::DType::F32, {});
+  IE_EXPECT(host(ma->forward(x, t, e)) == host(mb->forward(x, t, e)), "same output");
+}
