@@ -57,8 +57,8 @@ class UNetConfig:
 
     def __init__(self, cfg):
         for k, want in self._MUST_BE.items():
-            got = cfg.get(k, want)
-            if got != want:
+            got = cfg.get(k)
+            if got is not None and got != want:
                 raise ValueError(f"unsupported config: {k}={got!r} (only {want!r})")
         oca = cfg.get("only_cross_attention", False)
         if any(_per_block(oca, len(cfg["down_block_types"]), "only_cross_attention")):
