@@ -112,6 +112,7 @@ console.log(JSON.stringify({
   median,
   best: sorted[0],
   peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+  cpu_s: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   out_rms: Math.sqrt(sq / out.data.length),
   out_absmax: amax,
 }));

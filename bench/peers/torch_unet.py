@@ -114,7 +114,8 @@ def main():
         t1 = time.perf_counter()
         out = step()
         times.append(time.perf_counter() - t1)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    peak = ru.ru_maxrss * 1024
     print(
         json.dumps(
             {
@@ -129,6 +130,7 @@ def main():
                 "median": statistics.median(times),
                 "best": min(times),
                 "peak_rss_bytes": peak,
+                "cpu_s": ru.ru_utime + ru.ru_stime,
                 **stats,
             }
         )
