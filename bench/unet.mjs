@@ -107,6 +107,23 @@ if (!existsSync(weights)) {
   run(py, [path.join(here, 'peers', 'make_unet_weights.py'), '--out', modelDir], 'generate weights');
 }
 const config = JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8'));
+// A small case (batch 2, 16×16) with PyTorch's output: the ONNX export and instructedit are checked
+// against it before they are timed, so every column runs the same function on the same weights.
+const verifyFile = path.join(modelDir, 'verify_b2_16x16.safetensors');
+if (!existsSync(verifyFile) && py) run(py, [path.join(here, 'peers', 'torch_unet.py'), '--make-verify', JSON.stringify({ model: modelDir })], 'verification case');
+const checks = {};
+function verifyAgainstTorch(who, script, job) {
+  if (!existsSync(verifyFile)) return null;
+  const v = spawnSync(process.execPath, [script, '--verify', JSON.stringify({ ...job, verify: verifyFile, threads })], { encoding: 'utf8', env: threadEnv });
+  let r = {};
+  try {
+    r = JSON.parse(v.stdout.trim().split('\n').pop());
+  } catch {
+    r = { ok: false, error: (v.stderr ?? '').split('\n').slice(-8).join('\n') };
+  }
+  checks[who] = r;
+  return r;
+}
 
 if (peers.includes('torch') && !py) {
   log('PyTorch not found (apt-get install python3-torch python3-numpy libopenblas0-pthread): torch column left empty');
@@ -129,11 +146,9 @@ if (peers.includes('ort')) {
       // is part of the npm package itself.
       run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', ortDir, `onnxruntime-node@${ORT_VERSION}`], 'npm install');
     }
-    // The export is checked against PyTorch's output on a small case before it is timed.
-    const v = spawnSync(process.execPath, [path.join(here, 'peers', 'ort_unet.mjs'), '--verify', JSON.stringify({ onnx, ort: ortPkg, threads })], { encoding: 'utf8', env: threadEnv });
-    const vr = JSON.parse(v.stdout.trim().split('\n').pop() || '{}');
-    if (v.status !== 0) throw new Error(`the ONNX model does not match PyTorch (rel-L2 ${vr.relL2}); delete ${path.relative(root, onnxDir)} to re-export. ${v.stderr}`);
-    log(`onnxruntime-node check: output vs PyTorch rel-L2 ${vr.relL2?.toExponential(2)} on a batch-2 16×16 case`);
+    const vr = verifyAgainstTorch('ort', path.join(here, 'peers', 'ort_unet.mjs'), { onnx, ort: ortPkg });
+    if (vr && !vr.ok) throw new Error(`the ONNX model does not match PyTorch (rel-L2 ${vr.relL2} ${vr.error ?? ''}); delete ${path.relative(root, onnxDir)} to re-export`);
+    if (vr) log(`onnxruntime-node check: output vs PyTorch rel-L2 ${vr.relL2.toExponential(2)} (batch 2, 16×16)`);
   } catch (e) {
     log(`onnxruntime-node peer unavailable: ${e.message}`);
     peers = peers.filter((p) => p !== 'ort');
@@ -174,6 +189,12 @@ function measure(who, row) {
   if (b0 !== null && b1 !== null && res.cpu_s !== undefined) res.other_load = Math.max(0, (b1 - b0 - res.cpu_s) / wall);
   res.wall_s = wall;
   return res;
+}
+
+if (runOurs && oursBuilt) {
+  const vr = verifyAgainstTorch('ours', path.join(here, 'unet', 'ours.mjs'), { model: modelDir });
+  if (vr?.ok) log(`instructedit check: output vs PyTorch rel-L2 ${vr.relL2.toExponential(2)} (batch 2, 16×16)`);
+  else if (vr) log(`WARNING: instructedit's output does not match PyTorch on the same weights (rel-L2 ${vr.relL2 ?? '?'}) ${vr.error ?? ''}; timing it anyway`);
 }
 
 const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -270,7 +291,7 @@ const versions = {
 writeFileSync(
   file,
   JSON.stringify(
-    { date: new Date().toISOString(), cpu: cpuModel, threads, iters, timing: 'median of iters after one warm-up', peakGflops: peak, oursBuilt, peers, versions, model: modelDir, config, results },
+    { date: new Date().toISOString(), cpu: cpuModel, threads, iters, timing: 'median of iters after one warm-up', peakGflops: peak, oursBuilt, peers, versions, checks, model: modelDir, config, results },
     null,
     1,
   ),

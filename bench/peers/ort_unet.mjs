@@ -3,17 +3,16 @@
 //
 //   node bench/peers/ort_unet.mjs '{"onnx": ".../unet.onnx", "ort": ".../node_modules/onnxruntime-node",
 //                                   "threads": 2, "batch": 3, "size": 32, "iters": 3}'
-//   node bench/peers/ort_unet.mjs --verify '{"onnx": ..., "ort": ..., "threads": 2}'
+//   node bench/peers/ort_unet.mjs --verify '{"onnx": ..., "ort": ..., "threads": 2, "verify": FILE}'
 //
 // Forward only (onnxruntime-node has no training API). Session: CPU execution provider,
 // intraOpNumThreads = threads, interOpNumThreads = 1, sequential execution, all graph
 // optimisations. Timing: one warm-up run, then `iters` timed runs; reports every time, the median
 // and the best. peak_rss_bytes is this process's RSS high-water mark (includes the weights).
-// --verify runs the small case stored in verify.safetensors next to the model and prints the
+// --verify runs the small case in FILE (bench/peers/torch_unet.py --make-verify) and prints the
 // relative L2 error against PyTorch's output (exit 1 if above 1e-4).
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 
 const argv = process.argv.slice(2);
 const verify = argv.includes('--verify');
@@ -67,7 +66,7 @@ const loadS = (performance.now() - t0) / 1e3;
 const T = (d, shape) => new ort.Tensor('float32', d, shape);
 
 if (verify) {
-  const v = readSafetensors(path.join(path.dirname(job.onnx), 'verify.safetensors'));
+  const v = readSafetensors(job.verify);
   const r = await session.run({
     sample: T(v.sample.data, v.sample.shape),
     timestep: T(v.timestep.data, v.timestep.shape),

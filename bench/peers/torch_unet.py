@@ -4,6 +4,7 @@ this process and prints one JSON line on stdout.
     /usr/bin/python3 bench/peers/torch_unet.py '{"model": DIR, "threads": 2, "kind": "fwd",
                                                "batch": 3, "size": 32, "iters": 3}'
     /usr/bin/python3 bench/peers/torch_unet.py --flops '{"model": DIR, "batch": 1, "size": 64}'
+    /usr/bin/python3 bench/peers/torch_unet.py --make-verify '{"model": DIR}'
 
 kind "fwd": forward under torch.no_grad(). kind "fwdbwd": forward, then backward of
 loss = (out * R).sum() to the gradients of sample, encoder_hidden_states and all parameters
@@ -11,7 +12,10 @@ loss = (out * R).sum() to the gradients of sample, encoder_hidden_states and all
 Timing: one warm-up call, then `iters` timed calls; reports every time, the median and the best.
 peak_rss_bytes is this process's RSS high-water mark (getrusage), which includes the 3.4 GB of
 weights. --flops counts multiply-adds of convolutions, linears and attention matmuls with hooks
-(to cross-check the bench's analytic count) instead of timing.
+(to cross-check the bench's analytic count) instead of timing. --make-verify writes
+DIR/verify_b2_16x16.safetensors: a small input (batch 2, 16x16, 77 tokens, timesteps 999 and
+37.5) and this model's output for it, against which the bench checks the ONNX export and
+instructedit before timing them.
 """
 import json
 import os
@@ -24,7 +28,22 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io as st  # noqa: E402
 from unet_torch import Attention, from_pretrained  # noqa: E402
+
+VERIFY = "verify_b2_16x16.safetensors"
+
+
+def make_verify(model, cfg, path):
+    g = torch.Generator().manual_seed(3)
+    vs = torch.randn(2, cfg["in_channels"], 16, 16, generator=g)
+    vt = torch.tensor([999.0, 37.5])
+    ve = torch.randn(2, 77, cfg["cross_attention_dim"], generator=g)
+    with torch.no_grad():
+        vo = model(vs, vt, ve)
+    tmp = path + ".tmp"
+    st.save(tmp, {"sample": vs, "timestep": vt, "encoder_hidden_states": ve, "out": vo})
+    os.replace(tmp, path)
 
 
 def inputs(cfg, batch, size, seed):
@@ -67,7 +86,8 @@ def count_flops(model, sample, t, ehs):
 def main():
     argv = sys.argv[1:]
     flops_mode = "--flops" in argv
-    argv = [a for a in argv if a != "--flops"]
+    verify_mode = "--make-verify" in argv
+    argv = [a for a in argv if a not in ("--flops", "--make-verify")]
     job = json.loads(argv[0] if argv else sys.stdin.read())
     threads = int(job.get("threads", 2))
     torch.set_num_threads(threads)
@@ -75,6 +95,11 @@ def main():
     t0 = time.perf_counter()
     model = from_pretrained(cfg, os.path.join(job["model"], "diffusion_pytorch_model.safetensors"))
     load_s = time.perf_counter() - t0
+    if verify_mode:
+        path = os.path.join(job["model"], VERIFY)
+        make_verify(model, cfg, path)
+        print(json.dumps({"wrote": path}))
+        return 0
     sample, t, ehs = inputs(cfg, int(job["batch"]), int(job["size"]), int(job.get("seed", 0)))
 
     if flops_mode:
