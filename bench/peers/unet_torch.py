@@ -1,7 +1,7 @@
 """A config-driven PyTorch UNet2DConditionModel (Stable Diffusion 1.x family), in plain torch.nn.
 
-Written from ../shared/parity/SPEC.md §2 (path relative to the repository root) (the description of what diffusers computes), for the
-`npm run bench -- unet` peers. Module names are chosen so that `state_dict()` keys are exactly
+Written from SPEC.md §2 (../shared/parity/SPEC.md from the repository root: the description of
+what diffusers computes), for the `npm run bench -- unet` peers. Module names are chosen so that `state_dict()` keys are exactly
 diffusers' (`down_blocks.0.attentions.1.transformer_blocks.0.attn2.to_k.weight`, ...), so the
 same safetensors file feeds this model, the ONNX export and instructedit's native loader.
 
