@@ -334,16 +334,21 @@ bool Model::has_saved() const { return impl_->saved_pending; }
 Stats Model::stats() const { return impl_->stats; }
 
 void Model::init_random(uint64_t seed) {
-  for (size_t i = 0; i < impl_->table.infos.size(); ++i) {
-    const ParamInfo& p = impl_->table.infos[i];
-    const std::string& n = p.name;
-    bool bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
-    bool norm = !bias && p.shape.size() == 1;  // 1-D weights are norm scales
-    int64_t fan_in = p.shape.size() >= 2 ? shape_numel(p.shape) / p.shape[0] : 1;
-    float std = bias ? 0.05f : norm ? 0.1f : float(1.0 / std::sqrt(double(fan_in)));
-    Tensor r = ops::randn(p.shape, seed, uint64_t(p.offset), norm ? 1.f : 0.f, std, DType::F32, impl_->device);
-    ops::assign(impl_->pviews[i], r, false);
-  }
+  // One stream task: the ops inside run inline, so each temporary is freed before the next is made.
+  std::shared_ptr<Model> self = shared_from_this();
+  Impl* m = impl_.get();
+  stream_for(m->device).enqueue([self, m, seed] {
+    for (size_t i = 0; i < m->table.infos.size(); ++i) {
+      const ParamInfo& p = m->table.infos[i];
+      const std::string& n = p.name;
+      bool bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
+      bool norm = !bias && p.shape.size() == 1;  // 1-D weights are norm scales
+      int64_t fan_in = p.shape.size() >= 2 ? shape_numel(p.shape) / p.shape[0] : 1;
+      float std = bias ? 0.05f : norm ? 0.1f : float(1.0 / std::sqrt(double(fan_in)));
+      Tensor r = ops::randn(p.shape, seed, uint64_t(p.offset), norm ? 1.f : 0.f, std, DType::F32, m->device);
+      ops::assign(m->pviews[i], r, false);
+    }
+  });
 }
 
 void Model::load(const safetensors::Reader& reader, const LoadOptions& options) {
@@ -404,6 +409,10 @@ void Model::load(const safetensors::Reader& reader, const LoadOptions& options) 
       ops::copy_to_host(src, dst);
     }
   }
+  // The per-tensor staging buffers went to the allocator's cache (up to the model's size): give
+  // them back so a loaded model costs its parameters, not twice that.
+  stream_for(m.device).sync();
+  cpu_empty_cache();
 }
 
 Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const ForwardOptions& o) {
