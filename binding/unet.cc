@@ -243,7 +243,11 @@ class LoadWorker : public PromiseWorker {
     } else {
       un::LoadOptions lo;
       lo.in_channels = in_ch_;
-      model_->load(ie::safetensors::Reader::open(weights_), lo);
+      // pread, not mmap: mapped pages would count in the process's resident memory on top of the
+      // parameters they are copied into (the page cache keeps the file warm either way).
+      ie::safetensors::OpenOptions oo;
+      oo.mmap = false;
+      model_->load(ie::safetensors::Reader::open(weights_, oo), lo);
     }
   }
   Napi::Value Result(Napi::Env env) override { return UNetWrap::Wrap(env, std::move(model_)); }
