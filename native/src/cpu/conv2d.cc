@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu/gemm.h"
+#include "cpu/scratch.h"
 #include "ie/parallel.h"
 
 namespace ie::cpu::IE_ISA {
@@ -20,20 +21,6 @@ namespace {
 constexpr int64_t kColBudget = int64_t(1) << 22;  // floats (16 MiB)
 constexpr int64_t kMinBandCols = 512;              // GEMM width worth packing the weights for
 
-struct Scratch {
-  float* p = nullptr;
-  size_t cap = 0;
-  ~Scratch() { std::free(p); }
-  float* get(size_t n) {
-    if (n > cap) {
-      std::free(p);
-      size_t bytes = (n * sizeof(float) + 63) & ~size_t(63);
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      cap = bytes / sizeof(float);
-    }
-    return p;
-  }
-};
 thread_local Scratch t_col, t_tmp;
 
 bool pointwise(const Conv2dShape& s) {
