@@ -110,9 +110,7 @@ void ResnetBlock::init(ParamTable& t, const std::string& name, int64_t in, int64
 
 Tensor ResnetBlock::forward(const Ctx& c, const Tensor& x, const Tensor& emb_act) {
   if (c.save && c.checkpoint) {
-    Ctx nosave = c;
-    nosave.save = false;
-    Tensor y = forward(nosave, x, emb_act);
+    Tensor y = forward(c.without_saving(), x, emb_act);
     s = Saved{};
     s.x = x;
     s.recompute = true;
@@ -130,12 +128,7 @@ Tensor ResnetBlock::forward(const Ctx& c, const Tensor& x, const Tensor& emb_act
 }
 
 Tensor ResnetBlock::backward(const Ctx& c, const Tensor& dy, const Tensor& emb_act, Tensor& demb_act) {
-  if (s.recompute) {
-    Ctx again = c;
-    again.save = true;
-    again.checkpoint = false;
-    forward(again, s.x, emb_act);
-  }
+  if (s.recompute) forward(c.recomputing(), s.x, emb_act);
   Tensor da2 = conv2.backward(c, s.a2, dy);
   s.a2 = Tensor();
   Tensor dh = norm2.backward(c, s.h, s.n2, da2);
@@ -262,9 +255,7 @@ void Transformer2D::init(ParamTable& t, const std::string& name, int64_t channel
 
 Tensor Transformer2D::forward(const Ctx& c, const Tensor& x, const Tensor& ehs) {
   if (c.save && c.checkpoint) {
-    Ctx nosave = c;
-    nosave.save = false;
-    Tensor y = forward(nosave, x, ehs);
+    Tensor y = forward(c.without_saving(), x, ehs);
     s = Saved{};
     s.x = x;
     s.recompute = true;
@@ -287,12 +278,7 @@ Tensor Transformer2D::forward(const Ctx& c, const Tensor& x, const Tensor& ehs) 
 }
 
 Tensor Transformer2D::backward(const Ctx& c, const Tensor& dy, const Tensor& ehs, Tensor& dehs) {
-  if (s.recompute) {
-    Ctx again = c;
-    again.save = true;
-    again.checkpoint = false;
-    forward(again, s.x, ehs);
-  }
+  if (s.recompute) forward(c.recomputing(), s.x, ehs);
   int64_t B = dy.size(0), H = dy.size(2), W = dy.size(3);
   Tensor dyf = dy.reshape({B, C, H * W});
   ops::MatmulGrads go = ops::matmul_backward(c.P(proj_out_w).reshape({C, C}), s.tokens_out, dyf, false, true);

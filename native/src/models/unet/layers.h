@@ -33,6 +33,18 @@ struct Ctx {
   const Tensor& P(int i) const { return (*values)[size_t(i)]; }
   const Tensor* Popt(int i) const { return i >= 0 ? &(*values)[size_t(i)] : nullptr; }
   ops::GradInto into(int w, int b) const;
+  // Checkpointing: run a block without keeping anything, and later rerun it keeping everything.
+  Ctx without_saving() const {
+    Ctx c = *this;
+    c.save = false;
+    return c;
+  }
+  Ctx recomputing() const {
+    Ctx c = *this;
+    c.save = true;
+    c.checkpoint = false;
+    return c;
+  }
   void check_cancel() const;
 };
 
