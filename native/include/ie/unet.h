@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ie/params.h"
 #include "ie/safetensors.h"
 #include "ie/tensor.h"
 
@@ -52,11 +53,7 @@ struct Config {
   int64_t time_embed_dim() const { return 4 * block_out_channels[0]; }
 };
 
-struct ParamInfo {
-  std::string name;  // diffusers state_dict key
-  Shape shape;
-  int64_t offset = 0;  // in elements, into the flat buffers (64-byte aligned)
-};
+using ParamInfo = ie::ParamInfo;  // name = the diffusers state_dict key
 
 struct LoadOptions {
   // Widen conv_in to this many input channels when the file has fewer (new channels zero, the rest

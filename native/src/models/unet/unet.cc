@@ -43,10 +43,9 @@ struct UpBlock {
 struct Model::Impl {
   Config cfg;
   Device device;
-  ParamTable table;
-  std::map<std::string, int> index;
-  Tensor params, grads;
-  std::vector<Tensor> pviews, gviews;
+  nn::ParamStore store;  // parameters: layout, flat buffer, views
+  Tensor grads;          // same layout (allocated by the first backward)
+  std::vector<Tensor> gviews;
 
   Linear time_1, time_2;
   Conv2d conv_in, conv_out;
@@ -78,7 +77,7 @@ void Model::Impl::build() {
   const size_t n = c.block_out_channels.size();
   const int64_t C0 = c.block_out_channels[0], temb = c.time_embed_dim(), G = c.norm_num_groups;
   const double eps = c.norm_eps;
-  ParamTable& t = table;
+  ParamTable& t = store.table;
   // Registration order follows diffusers' module order (state_dict order).
   conv_in.init(t, "conv_in", c.in_channels, C0, 3, 1, 1);
   time_1.init(t, "time_embedding.linear_1", C0, temb, true);
@@ -138,9 +137,7 @@ void Model::Impl::build() {
   norm_out.init(t, "conv_norm_out", C0, G, eps, true);
   conv_out.init(t, "conv_out", C0, c.out_channels, 3, 1, 1);
 
-  for (size_t i = 0; i < table.infos.size(); ++i) index[table.infos[i].name] = int(i);
-  params = Tensor::empty({table.total}, DType::F32, device);
-  for (const ParamInfo& p : table.infos) pviews.push_back(params.view(p.offset, p.shape));
+  store.allocate(device);
 }
 
 Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const Ctx& c) {
@@ -309,110 +306,60 @@ std::shared_ptr<Model> Model::create(const Config& config, Device device) {
 }
 
 const Config& Model::config() const { return impl_->cfg; }
-const std::vector<ParamInfo>& Model::params() const { return impl_->table.infos; }
+const std::vector<ParamInfo>& Model::params() const { return impl_->store.table.infos; }
 int64_t Model::num_params() const {
-  int64_t n = 0;
-  for (const ParamInfo& p : impl_->table.infos) n += shape_numel(p.shape);
-  return n;
+  return impl_->store.num_params();
 }
-Tensor Model::flat_params() const { return impl_->params; }
+Tensor Model::flat_params() const { return impl_->store.flat; }
 Tensor Model::flat_grads() const { return impl_->grads; }
 
 Tensor Model::param(const std::string& name) const {
-  auto it = impl_->index.find(name);
-  IE_CHECK(it != impl_->index.end(), "UNet: no parameter named \"", name, "\"");
-  return impl_->pviews[size_t(it->second)];
+  int i = impl_->store.find(name);
+  IE_CHECK(i >= 0, "UNet: no parameter named \"", name, "\"");
+  return impl_->store.views[size_t(i)];
 }
 Tensor Model::grad(const std::string& name) const {
-  auto it = impl_->index.find(name);
-  IE_CHECK(it != impl_->index.end(), "UNet: no parameter named \"", name, "\"");
+  int i = impl_->store.find(name);
+  IE_CHECK(i >= 0, "UNet: no parameter named \"", name, "\"");
   IE_CHECK(impl_->grads.defined(), "UNet: no gradients yet (run backward first)");
-  return impl_->gviews[size_t(it->second)];
+  return impl_->gviews[size_t(i)];
 }
 
 bool Model::has_saved() const { return impl_->saved_pending; }
 Stats Model::stats() const { return impl_->stats; }
 
-void Model::init_random(uint64_t seed) {
-  // One stream task: the ops inside run inline, so each temporary is freed before the next is made.
-  std::shared_ptr<Model> self = shared_from_this();
-  Impl* m = impl_.get();
-  stream_for(m->device).enqueue([self, m, seed] {
-    for (size_t i = 0; i < m->table.infos.size(); ++i) {
-      const ParamInfo& p = m->table.infos[i];
-      const std::string& n = p.name;
-      bool bias = n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
-      bool norm = !bias && p.shape.size() == 1;  // 1-D weights are norm scales
-      int64_t fan_in = p.shape.size() >= 2 ? shape_numel(p.shape) / p.shape[0] : 1;
-      float std = bias ? 0.05f : norm ? 0.1f : float(1.0 / std::sqrt(double(fan_in)));
-      Tensor r = ops::randn(p.shape, seed, uint64_t(p.offset), norm ? 1.f : 0.f, std, DType::F32, m->device);
-      ops::assign(m->pviews[i], r, false);
-    }
-  });
-}
+void Model::init_random(uint64_t seed) { nn::init_random(impl_->store, seed, impl_->device); }
 
 void Model::load(const safetensors::Reader& reader, const LoadOptions& options) {
   Impl& m = *impl_;
-  std::vector<std::string> missing, wrong, unexpected;
+  nn::LoadSpec spec;
+  spec.model = "UNet";
+  // conv_in with fewer input channels than the model: widened with zeros when asked to.
   int64_t widen_from = 0;
-  for (const ParamInfo& p : m.table.infos) {
-    const safetensors::TensorInfo* t = reader.find(p.name);
-    if (!t) {
-      missing.push_back(p.name);
-      continue;
-    }
-    if (!safetensors::file_dtype_is_float(t->dtype)) {
-      wrong.push_back(p.name + " (dtype " + safetensors::file_dtype_name(t->dtype) + ", expected a float type)");
-      continue;
-    }
-    if (t->shape == p.shape) continue;
-    // conv_in with fewer input channels than the model: widened with zeros when asked to.
-    if (p.name == "conv_in.weight" && options.in_channels == p.shape[1] && t->shape.size() == 4 &&
-        t->shape[0] == p.shape[0] && t->shape[1] < p.shape[1] && t->shape[2] == p.shape[2] && t->shape[3] == p.shape[3]) {
-      widen_from = t->shape[1];
-      continue;
-    }
-    wrong.push_back(p.name + " (file " + shape_str(t->shape) + ", model " + shape_str(p.shape) + ")");
-  }
-  for (const safetensors::TensorInfo& t : reader.tensors())
-    if (!m.index.count(t.name)) unexpected.push_back(t.name);
-  if (!missing.empty() || !wrong.empty() || !unexpected.empty()) {
-    auto list = [](const std::vector<std::string>& v) {
-      std::string s;
-      for (size_t i = 0; i < v.size() && i < 12; ++i) s += (i ? ", " : "") + v[i];
-      if (v.size() > 12) s += ", ... (" + std::to_string(v.size() - 12) + " more)";
-      return s;
-    };
-    std::string msg = "UNet: the weights in " + reader.path() + " do not match the config:";
-    if (!missing.empty()) msg += "\n  missing (" + std::to_string(missing.size()) + "): " + list(missing);
-    if (!wrong.empty()) msg += "\n  wrong shape or dtype (" + std::to_string(wrong.size()) + "): " + list(wrong);
-    if (!unexpected.empty())
-      msg += "\n  unexpected (" + std::to_string(unexpected.size()) + "): " + list(unexpected);
-    if (!wrong.empty() && reader.find("conv_in.weight") && m.cfg.in_channels != reader.find("conv_in.weight")->shape[1])
-      msg += "\n  (conv_in has " + std::to_string(reader.find("conv_in.weight")->shape[1]) +
+  spec.accept_shape = [&](const ParamInfo& p, const safetensors::TensorInfo& t) {
+    bool ok = p.name == "conv_in.weight" && options.in_channels == p.shape[1] && t.shape.size() == 4 &&
+              t.shape[0] == p.shape[0] && t.shape[1] < p.shape[1] && t.shape[2] == p.shape[2] &&
+              t.shape[3] == p.shape[3];
+    if (ok) widen_from = t.shape[1];
+    return ok;
+  };
+  spec.fill = [&](const ParamInfo& p, const Tensor& src, float* dst) {
+    // [out, in_file, 3, 3] -> [out, in_model, 3, 3]: the file's channels first, new ones zero.
+    std::vector<float> host(size_t(src.numel()));
+    ops::copy_to_host(src, host.data());
+    int64_t O = p.shape[0], I = p.shape[1], K = p.shape[2] * p.shape[3];
+    std::fill(dst, dst + O * I * K, 0.f);
+    for (int64_t o = 0; o < O; ++o)
+      std::memcpy(dst + (o * I) * K, host.data() + (o * widen_from) * K, size_t(widen_from * K) * sizeof(float));
+  };
+  spec.mismatch_hint = [&]() -> std::string {
+    const safetensors::TensorInfo* ci = reader.find("conv_in.weight");
+    if (ci && ci->shape.size() == 4 && m.cfg.in_channels != ci->shape[1])
+      return "\n  (conv_in has " + std::to_string(ci->shape[1]) +
              " input channels in the file; to widen a text-to-image UNet, pass inChannels)";
-    fail(msg);
-  }
-  for (size_t i = 0; i < m.table.infos.size(); ++i) {
-    const ParamInfo& p = m.table.infos[i];
-    Tensor src = reader.load(p.name, DType::F32, m.device);
-    float* dst = m.pviews[i].data<float>();
-    if (p.name == "conv_in.weight" && widen_from) {
-      // [out, in_file, 3, 3] -> [out, in_model, 3, 3]: the file's channels first, new ones zero.
-      std::vector<float> host(size_t(src.numel()));
-      ops::copy_to_host(src, host.data());
-      int64_t O = p.shape[0], I = p.shape[1], K = p.shape[2] * p.shape[3];
-      std::fill(dst, dst + O * I * K, 0.f);
-      for (int64_t o = 0; o < O; ++o)
-        std::memcpy(dst + (o * I) * K, host.data() + (o * widen_from) * K, size_t(widen_from * K) * sizeof(float));
-    } else {
-      ops::copy_to_host(src, dst);
-    }
-  }
-  // The per-tensor staging buffers went to the allocator's cache (up to the model's size): give
-  // them back so a loaded model costs its parameters, not twice that.
-  stream_for(m.device).sync();
-  cpu_empty_cache();
+    return "";
+  };
+  nn::load(m.store, reader, spec, m.device);
 }
 
 Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const ForwardOptions& o) {
@@ -450,7 +397,8 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
   Tensor t1 = timesteps.ndim() == 0 ? timesteps.reshape({1}) : timesteps;
   stream_for(m.device).enqueue([self, mp, sample, t1, ehs, o, result] {
     Ctx ctx;
-    ctx.values = &mp->pviews;
+    ctx.model = "UNet";
+    ctx.values = &mp->store.views;
     ctx.save = o.train;
     ctx.checkpoint = o.checkpoint;
     ctx.cancel = o.cancel.get();
@@ -482,8 +430,8 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
            dout.desc());
   bool fresh = false;
   if (!m.grads.defined()) {
-    m.grads = Tensor::empty({m.table.total}, DType::F32, m.device);
-    for (const ParamInfo& p : m.table.infos) m.gviews.push_back(m.grads.view(p.offset, p.shape));
+    m.grads = Tensor::empty({m.store.table.total}, DType::F32, m.device);
+    for (const ParamInfo& p : m.store.table.infos) m.gviews.push_back(m.grads.view(p.offset, p.shape));
     fresh = true;
   }
   m.saved_pending = false;
@@ -493,7 +441,8 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
   stream_for(m.device).enqueue([self, mp, dout, g, accumulate, fresh] {
     if (fresh) std::memset(mp->grads.raw(), 0, mp->grads.nbytes());  // padding too, and accumulate starts at 0
     Ctx ctx;
-    ctx.values = &mp->pviews;
+    ctx.model = "UNet";
+    ctx.values = &mp->store.views;
     ctx.grads = &mp->gviews;
     ctx.accumulate = accumulate;
     cpu_reset_peak();
