@@ -326,6 +326,21 @@ Napi::Value TimestepEmbedding(const CI& info) {
   return run(info, [&](Napi::Env env) { return W(env, ie::ops::timestep_embedding(t, dim, flip, shift, maxp)); });
 }
 
+// pix2pixGuidance(eps, guidanceScale, imageGuidanceScale)
+Napi::Value Pix2pixGuidance(const CI& info) {
+  const char* op = "pix2pixGuidance";
+  const Tensor& eps = tensor_arg(info, 0, op, "eps");
+  double st = number_arg(info, 1, op, "guidanceScale"), si = number_arg(info, 2, op, "imageGuidanceScale");
+  return run(info, [&](Napi::Env env) { return W(env, ie::ops::pix2pix_guidance(eps, st, si)); });
+}
+
+Napi::Value Pix2pixGuidanceBackward(const CI& info) {
+  const char* op = "pix2pixGuidanceBackward";
+  const Tensor& dy = tensor_arg(info, 0, op, "dy");
+  double st = number_arg(info, 1, op, "guidanceScale"), si = number_arg(info, 2, op, "imageGuidanceScale");
+  return run(info, [&](Napi::Env env) { return W(env, ie::ops::pix2pix_guidance_backward(dy, st, si)); });
+}
+
 ie::ops::Binary binary_arg(const CI& info, size_t i, const char* op) {
   int64_t k = int_arg(info, i, op, "op");
   if (k < 0 || k > 3) type_error(info.Env(), std::string(op) + ": unknown binary op " + std::to_string(k));
@@ -450,6 +465,8 @@ void register_ops(Napi::Env env, Napi::Object exports) {
       {"upsampleNearest", Upsample},
       {"upsampleNearestBackward", UpsampleBackward},
       {"timestepEmbedding", TimestepEmbedding},
+      {"pix2pixGuidance", Pix2pixGuidance},
+      {"pix2pixGuidanceBackward", Pix2pixGuidanceBackward},
       {"binary", Binary},
       {"binaryBackward", BinaryBackward},
       {"affine", Affine},

@@ -271,4 +271,22 @@ describe.each(paths)('ops on the %s CPU path', (path) => {
     expect(R.relErr(arr(l), f(P))).toBeLessThan(TOL);
     checkGrad('mse', ops.mseLossBackward(p, t), P, (x) => R.f64(f(x)), R.f64([1]));
   });
+
+  it('pix2pix guidance combine and its backward', () => {
+    setCpuPath(path);
+    const [e, E] = rnd([6, 4, 3, 5]);
+    const n = 2 * 4 * 3 * 5;
+    const f = (x: R.F64) => {
+      const y = new Float64Array(n);
+      for (let k = 0; k < n; k++) y[k] = x[2 * n + k] + 7.5 * (x[k] - x[n + k]) + 1.5 * (x[n + k] - x[2 * n + k]);
+      return y;
+    };
+    const g = ops.pix2pixGuidance(e, 7.5, 1.5);
+    expect(g.shape).toEqual([2, 4, 3, 5]);
+    expect(R.relErr(arr(g), f(E))).toBeLessThan(TOL);
+    const [dy, DY] = rnd([2, 4, 3, 5]);
+    checkGrad('pix2pixGuidance', ops.pix2pixGuidanceBackward(dy, 7.5, 1.5), E, f, DY);
+    expect(() => ops.pix2pixGuidance(dy, 7.5, 1.5)).toThrow(/multiple of 3/);
+    expect(() => ops.pix2pixGuidance(e, NaN, 1.5)).toThrow(/guidanceScale/);
+  });
 });

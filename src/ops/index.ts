@@ -9,3 +9,4 @@ export * from './resample';
 export * from './elementwise';
 export * from './shape';
 export * from './loss';
+export * from './guidance';

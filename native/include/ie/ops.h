@@ -118,4 +118,10 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // scalar (shape [])
 Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& dloss);
 
+// ---- guidance ----
+// InstructPix2Pix two-way classifier-free guidance: eps [3B, ...] holds the UNet outputs for
+// [text+image, image only, neither]; returns u + s_text·(t − i) + s_image·(i − u), [B, ...].
+Tensor pix2pix_guidance(const Tensor& eps, double s_text, double s_image);
+Tensor pix2pix_guidance_backward(const Tensor& dy, double s_text, double s_image);  // -> d eps [3B, ...]
+
 }  // namespace ie::ops
