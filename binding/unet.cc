@@ -44,24 +44,13 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<un::Model> m) {
     Napi::Object o = addon_data(env).unet_ctor.New({});
-    UNetWrap* w = Unwrap(o);
-    w->m_ = std::move(m);
-    w->reported_ = int64_t(w->m_->flat_params().nbytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, w->reported_);
+    Unwrap(o)->ref_.adopt(env, std::move(m));
     return o;
   }
 
  private:
-  un::Model& model(const CI& info, const char* what) {
-    if (!m_) throw Napi::Error::New(info.Env(), std::string("UNet.") + what + ": the model has been disposed");
-    return *m_;
-  }
-  void Release(Napi::Env env) {
-    if (!m_) return;
-    m_.reset();  // queued passes keep the model alive until they have run
-    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-    reported_ = 0;
-  }
+  un::Model& model(const CI& info, const char* what) { return ref_.get(info, what); }
+  void Release(Napi::Env env) { ref_.release(env); }
 
   Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
 
@@ -138,9 +127,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     bool fresh_grads = !m.flat_grads().defined();
     un::InputGrads g = guard(info.Env(), [&] { return m.backward(dy, acc); });
     if (fresh_grads) {
-      int64_t b = int64_t(m.flat_grads().nbytes());
-      reported_ += b;
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), b);
+      ref_.report(info.Env(), int64_t(m.flat_grads().nbytes()));
     }
     return settle_after_stream(info.Env(), "instructedit.UNet.backward", [g](Napi::Env env) -> Napi::Value {
       Napi::Object o = Napi::Object::New(env);
@@ -150,8 +137,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     });
   }
 
-  std::shared_ptr<un::Model> m_;
-  int64_t reported_ = 0;
+  ModelRef<un::Model> ref_{"UNet"};
 };
 
 // unetLoad(configJson, configSource, weightsPath | null, inChannels, seed) -> Promise<NativeUNet>

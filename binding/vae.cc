@@ -35,24 +35,13 @@ class VAEWrap : public Napi::ObjectWrap<VAEWrap> {
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<va::Model> m) {
     Napi::Object o = addon_data(env).vae_ctor.New({});
-    VAEWrap* w = Unwrap(o);
-    w->m_ = std::move(m);
-    w->reported_ = int64_t(w->m_->flat_params().nbytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, w->reported_);
+    Unwrap(o)->ref_.adopt(env, std::move(m));
     return o;
   }
 
  private:
-  va::Model& model(const CI& info, const char* what) {
-    if (!m_) throw Napi::Error::New(info.Env(), std::string("VAE.") + what + ": the model has been disposed");
-    return *m_;
-  }
-  void Release(Napi::Env env) {
-    if (!m_) return;
-    m_.reset();  // queued passes keep the model alive until they have run
-    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-    reported_ = 0;
-  }
+  va::Model& model(const CI& info, const char* what) { return ref_.get(info, what); }
+  void Release(Napi::Env env) { ref_.release(env); }
 
   Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
   Napi::Value NumParams(const CI& info) { return Napi::Number::New(info.Env(), double(model(info, "numParams").num_params())); }
@@ -116,8 +105,7 @@ class VAEWrap : public Napi::ObjectWrap<VAEWrap> {
                                [out](Napi::Env env) -> Napi::Value { return TensorWrap::Wrap(env, out); });
   }
 
-  std::shared_ptr<va::Model> m_;
-  int64_t reported_ = 0;
+  ModelRef<va::Model> ref_{"VAE"};
 };
 
 // vaeLoad(configJson, configSource, weightsPath | null, seed) -> Promise<NativeVAE>
