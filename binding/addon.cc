@@ -14,7 +14,9 @@
 #include "ie/parallel.h"
 #include "ie/stream.h"
 #include "io.h"
+#include "model_async.h"
 #include "unet.h"
+#include "vae.h"
 #include "ops_binding.h"
 #include "tensor_wrap.h"
 
@@ -112,7 +114,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeakGflops", Napi::Function::New(env, FmaPeak, "fmaPeakGflops"));
   register_ops(env, exports);
   register_io(env, exports);
+  register_cancel_token(env, exports);
   register_unet(env, exports);
+  register_vae(env, exports);
   return exports;
 }
 

@@ -17,5 +17,17 @@ export {
   type UNetInputGradients,
   type UNetMemoryStats,
 } from './models/unet';
+export {
+  AutoencoderKL,
+  SD_VAE_CONFIG,
+  type AutoencoderKLConfig,
+  type AutoencoderKLFromPretrainedOptions,
+  type AutoencoderKLFromConfigOptions,
+  type VAETilingOptions,
+  type VAETilingDefaults,
+  type VAERunOptions,
+  type LatentDistribution,
+  type VAEMemoryStats,
+} from './models/vae';
 import * as ops from './ops';
 export { ops };

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "harness.h"
+#include "model_fixtures.h"
 #include "ie/allocator.h"
 #include "ie/error.h"
 #include "ie/ops.h"
@@ -26,25 +27,11 @@ namespace st = ie::safetensors;
 using ie::unet::Config;
 using ie::unet::Model;
 
-std::string shared_dir() {
-  const char* env = std::getenv("IE_SHARED_DIR");
-  return env && *env ? env : std::string(IE_SOURCE_DIR) + "/../shared";
-}
-bool exists(const std::string& p) {
-  struct stat s;
-  return stat(p.c_str(), &s) == 0;
-}
-std::string read_text(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-std::vector<float> host(const Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  ops::copy_to_host(t, v.data());
-  return v;
-}
+using iet::exists;
+using iet::host;
+using iet::read_text;
+using iet::shared_dir;
+
 double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) {
