@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "ie/step_coeffs.h"
 #include "ie/tensor.h"
 
 namespace ie::ops {
@@ -117,5 +118,16 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 // ---- losses ----
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // scalar (shape [])
 Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& dloss);
+
+// ---- scheduler steps (models/scheduler builds the coefficients; see ie/step_coeffs.h) ----
+struct SchedulerStepOut { Tensor prev_sample, pred_original; };
+// One fused pass: model_output and sample of the same shape -> prev_sample and the (x0) prediction.
+// history: the previous step's prediction (DPM-Solver++ 2M), or null. Noise (used when c.p_noise != 0):
+// `noise` if given (same shape), else randn(seed, offset + i) generated in the pass.
+SchedulerStepOut scheduler_step(const Tensor& model_output, const Tensor& sample, const SchedStepCoeffs& c,
+                                const Tensor* history, const Tensor* noise, uint64_t seed, uint64_t offset);
+Tensor scheduler_scale(const Tensor& x, float divisor);  // x / divisor
+// a, b [B, ...]: out[i] = ca[i]·a[i] + cb[i]·b[i] per sample i (add_noise, get_velocity); ca/cb hold B values.
+Tensor scheduler_mix_rows(const Tensor& a, const Tensor& b, const std::vector<float>& ca, const std::vector<float>& cb);
 
 }  // namespace ie::ops
