@@ -14,6 +14,7 @@
 #include "ie/parallel.h"
 #include "ie/stream.h"
 #include "io.h"
+#include "scheduler.h"
 #include "unet.h"
 #include "ops_binding.h"
 #include "tensor_wrap.h"
@@ -113,6 +114,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_ops(env, exports);
   register_io(env, exports);
   register_unet(env, exports);
+  register_scheduler(env, exports);
   return exports;
 }
 

@@ -17,5 +17,15 @@ export {
   type UNetInputGradients,
   type UNetMemoryStats,
 } from './models/unet';
+export {
+  Scheduler,
+  createScheduler,
+  type SchedulerConfig,
+  type SchedulerClassName,
+  type SchedulerShortName,
+  type CreateSchedulerOptions,
+  type SchedulerStepOptions,
+  type SchedulerStepOutput,
+} from './schedulers';
 import * as ops from './ops';
 export { ops };

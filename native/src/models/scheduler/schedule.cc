@@ -590,6 +590,9 @@ StepOutput Scheduler::step(const Tensor& model_output, double t, const Tensor& s
   const char* op = "scheduler.step";
   IE_CHECK(sample.defined() && model_output.defined(), op, ": sample and modelOutput must be tensors");
   const int64_t i = index_for(t, op);
+  if (o.noise)  // checked even where this step draws no noise (a wrong tensor is a caller's bug)
+    IE_CHECK(o.noise->defined() && o.noise->shape() == sample.shape(), op, ": noise must have the shape of sample ",
+             shape_str(sample.shape()), ", got ", o.noise->defined() ? o.noise->desc() : std::string("nothing"));
   IE_CHECK(c_.kind == Kind::DDIM || o.eta == 0, op, ": eta applies to DDIMScheduler only");
   IE_CHECK(std::isfinite(o.eta) && o.eta >= 0, op, ": eta must be >= 0, got ", o.eta);
   if (c_.kind == Kind::DPMSolverMultistep) {
@@ -611,10 +614,6 @@ StepOutput Scheduler::step(const Tensor& model_output, double t, const Tensor& s
   const uint64_t seed = o.has_seed ? o.seed : seed_;
   ops::SchedulerStepOut r = ops::scheduler_step(model_output, sample, st.k, st.history ? &hist_ : nullptr,
                                                 st.noise ? o.noise : nullptr, seed, uint64_t(i) * stride);
-  if (o.noise && !st.noise) {  // still validate a given noise tensor
-    IE_CHECK(o.noise->defined() && o.noise->shape() == sample.shape(), op, ": noise must have the shape of sample ",
-             shape_str(sample.shape()), ", got ", o.noise->defined() ? o.noise->desc() : std::string("nothing"));
-  }
   if (c_.kind == Kind::DPMSolverMultistep) {
     hist_ = r.pred_original;
     if (lower_order_nums_ < c_.solver_order) ++lower_order_nums_;
