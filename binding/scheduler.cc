@@ -66,8 +66,8 @@ class SchedulerWrap : public Napi::ObjectWrap<SchedulerWrap> {
                         InstanceMethod<&SchedulerWrap::SetSeed>("setSeed"),
                         InstanceMethod<&SchedulerWrap::ScaleModelInput>("scaleModelInput"),
                         InstanceMethod<&SchedulerWrap::Step>("step"),
-                        InstanceMethod<&SchedulerWrap::AddNoise>("addNoise"),
-                        InstanceMethod<&SchedulerWrap::GetVelocity>("getVelocity"),
+                        InstanceMethod<&SchedulerWrap::Mix<false>>("addNoise"),
+                        InstanceMethod<&SchedulerWrap::Mix<true>>("getVelocity"),
                         InstanceMethod<&SchedulerWrap::Reset>("reset")});
   }
 
@@ -146,20 +146,16 @@ class SchedulerWrap : public Napi::ObjectWrap<SchedulerWrap> {
     return out;
   }
 
-  Napi::Value AddNoise(const CI& info) {
-    const char* op = "scheduler.addNoise";
-    const ie::Tensor& x = tensor_arg(info, 0, op, "original");
+  // addNoise(original, noise, timesteps) / getVelocity(sample, noise, timesteps): per-sample mixes.
+  template <bool Velocity>
+  Napi::Value Mix(const CI& info) {
+    const char* op = Velocity ? "scheduler.getVelocity" : "scheduler.addNoise";
+    const ie::Tensor& x = tensor_arg(info, 0, op, Velocity ? "sample" : "original");
     const ie::Tensor& z = tensor_arg(info, 1, op, "noise");
     std::vector<double> t = timesteps_arg(info, 2, op);
-    return TensorWrap::Wrap(info.Env(), guard(info.Env(), [&] { return s_->add_noise(x, z, t); }));
-  }
-
-  Napi::Value GetVelocity(const CI& info) {
-    const char* op = "scheduler.getVelocity";
-    const ie::Tensor& x = tensor_arg(info, 0, op, "sample");
-    const ie::Tensor& z = tensor_arg(info, 1, op, "noise");
-    std::vector<double> t = timesteps_arg(info, 2, op);
-    return TensorWrap::Wrap(info.Env(), guard(info.Env(), [&] { return s_->get_velocity(x, z, t); }));
+    return TensorWrap::Wrap(info.Env(), guard(info.Env(), [&] {
+      return Velocity ? s_->get_velocity(x, z, t) : s_->add_noise(x, z, t);
+    }));
   }
 
   Napi::Value Reset(const CI& info) {

@@ -7,13 +7,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Tensor, tensor, randn, loadSafetensors, createScheduler, Scheduler } from '../src';
 import { relErr } from './reference';
+import { parityDir, parityManifest } from './fixtures';
 
-const shared = process.env.IE_SHARED_DIR ?? path.join(__dirname, '..', '..', 'shared');
-const dir = path.join(shared, 'parity', 'schedulers');
+const dir = path.join(parityDir, 'schedulers');
 const haveFixture = fs.existsSync(dir);
-const manifest = haveFixture
-  ? JSON.parse(fs.readFileSync(path.join(shared, 'parity', 'manifest.json'), 'utf8').replace(/-Infinity/g, 'null'))
-  : null;
+const manifest = haveFixture ? parityManifest() : null;
 const entries: Record<string, { class: string; config: Record<string, unknown>; num_inference_steps: number; init_noise_sigma: number }> =
   manifest?.fixtures.schedulers.schedulers ?? {};
 const NAMES = ['ddpm', 'ddim', 'euler', 'euler_ancestral', 'dpmsolver_multistep', 'lcm'];

@@ -1,18 +1,15 @@
 // Schedulers: parity with diffusers 0.30.3 (../shared/parity/schedulers: schedules, whole step loops
 // fed with the recorded model outputs and noises, add_noise), the fused step kernel against a
 // float64 reference for every update rule on every CPU path, Philox noise, config and call errors.
-#include <sys/stat.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 #include "cpu/scheduler_step.h"
 #include "harness.h"
+#include "parity.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/parallel.h"
@@ -28,26 +25,11 @@ namespace ops = ie::ops;
 namespace st = ie::safetensors;
 namespace sc = ie::sched;
 
-std::string shared_dir() {
-  const char* env = std::getenv("IE_SHARED_DIR");
-  return env && *env ? env : std::string(IE_SOURCE_DIR) + "/../shared";
-}
-bool exists(const std::string& p) {
-  struct stat s;
-  return stat(p.c_str(), &s) == 0;
-}
-std::string read_text(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-std::vector<float> host(const Tensor& t) {
-  Tensor f = t.dtype() == ie::DType::F32 ? t : ops::cast(t, ie::DType::F32);
-  std::vector<float> v(size_t(f.numel()));
-  ops::copy_to_host(f, v.data());
-  return v;
-}
+using iet::exists;
+using iet::host;
+using iet::read_text;
+using iet::shared_dir;
+
 double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) {
