@@ -1,7 +1,8 @@
-// Kernel benchmark: GEMM, conv2d 3×3 at SD1.5 shapes, fused attention, GroupNorm+SiLU.
+// Kernel benchmark: GEMM, conv2d 3×3 at SD1.5 shapes, fused attention, GroupNorm+SiLU, fused
+// scheduler steps (vs diffusers' step as separate torch ops).
 // Reports ms, GFLOP/s or GB/s, the fraction of this machine's measured FMA peak, and the ratio
 // against PyTorch CPU run on the same shapes with the same thread count in the same run.
-//   npm run bench -- kernels [--threads N] [--quick] [--no-peer]
+//   npm run bench -- kernels [--threads N] [--quick] [--no-peer] [--only <substring of case ids>]
 // Writes bench/results/kernels-<timestamp>.json.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -53,7 +54,15 @@ const attn = [
 for (const [lq, lk, d] of quick ? attn.slice(1, 3) : attn) {
   cases.push({ id: `attn ${lq}x${lk} d${d} h8`, kind: 'attention', batch: 1, heads: 8, lq, lk, d, flops: 4 * 8 * lq * lk * d });
 }
+// Scheduler steps: one fused pass (reads x, e [, x0 of the last step], writes prev and x0; Euler
+// ancestral draws its noise inline) vs diffusers' step as separate torch ops (randn included).
+for (const [b, h] of quick ? [[1, 64]] : [[1, 64], [16, 128]]) {
+  const n = b * 4 * h * h;
+  cases.push({ id: `sched euler-a step 4x${h}px b${b}`, kind: 'sched_euler_a', shape: [b, 4, h, h], bytes: 16 * n });
+  cases.push({ id: `sched dpm++2m step 4x${h}px b${b}`, kind: 'sched_dpm2m', shape: [b, 4, h, h], bytes: 20 * n });
+}
 cases.push({ id: 'groupnorm+silu 320ch 64px b3', kind: 'groupnorm_silu', batch: 3, c: 320, h: 64, groups: 32, bytes: 2 * 3 * 320 * 64 * 64 * 4 });
+if (opt('only')) cases.splice(0, cases.length, ...cases.filter((c) => c.id.includes(opt('only'))));
 
 // --- our side -------------------------------------------------------------------------------------
 function time(fn) {
@@ -94,6 +103,22 @@ function setup(c) {
       const C = c.heads * c.d;
       const q = rn([c.batch, c.lq, C]), k = rn([c.batch, c.lk, C]), v = rn([c.batch, c.lk, C]);
       return () => ops.attention(q, k, v, { heads: c.heads }).dispose();
+    }
+    case 'sched_euler_a':
+    case 'sched_dpm2m': {
+      const sd = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 };
+      const base = ie.createScheduler({ _class_name: c.kind === 'sched_dpm2m' ? 'dpmpp-2m' : 'euler-ancestral', ...sd });
+      base.setTimesteps(20);
+      const x = rn(c.shape, 5), e = rn(c.shape);
+      const first = base.step(e, base.timesteps[0], x); // DPM-Solver++: step 1 is second order
+      first.prevSample.dispose();
+      first.predOriginalSample.dispose();
+      return () => {
+        const s = base.clone();
+        const o = s.step(e, s.timesteps[1], x);
+        o.prevSample.dispose();
+        o.predOriginalSample.dispose();
+      };
     }
     case 'groupnorm_silu': {
       const x = rn([c.batch, c.c, c.h, c.h]), g = rn([c.c]), b = rn([c.c]);

@@ -15,6 +15,7 @@
 #include "ie/stream.h"
 #include "io.h"
 #include "model_async.h"
+#include "scheduler.h"
 #include "unet.h"
 #include "vae.h"
 #include "ops_binding.h"
@@ -117,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_cancel_token(env, exports);
   register_unet(env, exports);
   register_vae(env, exports);
+  register_scheduler(env, exports);
   return exports;
 }
 

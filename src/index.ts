@@ -29,5 +29,15 @@ export {
   type LatentDistribution,
   type VAEMemoryStats,
 } from './models/vae';
+export {
+  Scheduler,
+  createScheduler,
+  type SchedulerConfig,
+  type SchedulerClassName,
+  type SchedulerShortName,
+  type CreateSchedulerOptions,
+  type SchedulerStepOptions,
+  type SchedulerStepOutput,
+} from './schedulers';
 import * as ops from './ops';
 export { ops };

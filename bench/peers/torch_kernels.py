@@ -56,6 +56,37 @@ def make(case):
         q, k, v = rn(B * H, Lq, D), rn(B * H, Lk, D), rn(B * H, Lk, D)
         scale = D ** -0.5
         return lambda: torch.bmm(torch.softmax(torch.bmm(q, k.transpose(1, 2)) * scale, dim=-1), v)
+    if kind == "sched_euler_a":
+        # diffusers' EulerAncestralDiscreteScheduler.step at step 1 of 20 (sigmas of SD1.5)
+        x, e = rn(*case["shape"]) * 5, rn(*case["shape"])
+        sigma, sigma_to = torch.tensor(10.746849), torch.tensor(8.081535)
+
+        def euler_a():
+            pred = x - sigma * e
+            up = (sigma_to**2 * (sigma**2 - sigma_to**2) / sigma**2) ** 0.5
+            down = (sigma_to**2 - up**2) ** 0.5
+            prev = x + (x - pred) / sigma * (down - sigma)
+            return prev + torch.randn(x.shape, generator=g) * up, pred
+
+        return euler_a
+    if kind == "sched_dpm2m":
+        # diffusers' DPMSolverMultistepScheduler (dpmsolver++, midpoint) second-order update
+        x, e, m1 = rn(*case["shape"]) * 5, rn(*case["shape"]), rn(*case["shape"])
+        s0, s1, st = torch.tensor(10.904239), torch.tensor(14.614645), torch.tensor(8.302805)
+
+        def a_s(s):
+            a = 1 / ((s**2 + 1) ** 0.5)
+            return a, s * a
+
+        def dpm():
+            (a0, q0), (a1, q1), (at, qt) = a_s(s0), a_s(s1), a_s(st)
+            x0 = (x - q0 * e) / a0
+            l0, l1, lt = torch.log(a0) - torch.log(q0), torch.log(a1) - torch.log(q1), torch.log(at) - torch.log(qt)
+            h, h0 = lt - l0, l0 - l1
+            d1 = (1.0 / (h0 / h)) * (x0 - m1)
+            return (qt / q0) * x - (at * (torch.exp(-h) - 1.0)) * x0 - 0.5 * (at * (torch.exp(-h) - 1.0)) * d1, x0
+
+        return dpm
     if kind == "groupnorm_silu":
         x = rn(case["batch"], case["c"], case["h"], case["h"])
         gm, bt = rn(case["c"]), rn(case["c"])

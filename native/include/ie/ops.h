@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "ie/step_coeffs.h"
 #include "ie/tensor.h"
 
 namespace ie::ops {
@@ -123,5 +124,16 @@ Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor&
 // [text+image, image only, neither]; returns u + s_text·(t − i) + s_image·(i − u), [B, ...].
 Tensor pix2pix_guidance(const Tensor& eps, double s_text, double s_image);
 Tensor pix2pix_guidance_backward(const Tensor& dy, double s_text, double s_image);  // -> d eps [3B, ...]
+
+// ---- scheduler steps (models/scheduler builds the coefficients; see ie/step_coeffs.h) ----
+struct SchedulerStepOut { Tensor prev_sample, pred_original; };
+// One fused pass: model_output and sample of the same shape -> prev_sample and the (x0) prediction.
+// history: the previous step's prediction (DPM-Solver++ 2M), or null. Noise (used when c.p_noise != 0):
+// `noise` if given (same shape), else randn(seed, offset + i) generated in the pass.
+SchedulerStepOut scheduler_step(const Tensor& model_output, const Tensor& sample, const SchedStepCoeffs& c,
+                                const Tensor* history, const Tensor* noise, uint64_t seed, uint64_t offset);
+Tensor scheduler_scale(const Tensor& x, float divisor);  // x / divisor
+// a, b [B, ...]: out[i] = ca[i]·a[i] + cb[i]·b[i] per sample i (add_noise, get_velocity); ca/cb hold B values.
+Tensor scheduler_mix_rows(const Tensor& a, const Tensor& b, const std::vector<float>& ca, const std::vector<float>& cb);
 
 }  // namespace ie::ops
