@@ -9,6 +9,7 @@
 #include <functional>
 #include <sstream>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "ie/allocator.h"
 #include "ie/error.h"
@@ -26,33 +27,12 @@ namespace st = ie::safetensors;
 using ie::unet::Config;
 using ie::unet::Model;
 
-std::string shared_dir() {
-  const char* env = std::getenv("IE_SHARED_DIR");
-  return env && *env ? env : std::string(IE_SOURCE_DIR) + "/../shared";
-}
-bool exists(const std::string& p) {
-  struct stat s;
-  return stat(p.c_str(), &s) == 0;
-}
-std::string read_text(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-std::vector<float> host(const Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  ops::copy_to_host(t, v.data());
-  return v;
-}
-double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
+using iet::exists;
+using iet::host;
+using iet::read_text;
+using iet::rel_l2;
+using iet::shared_dir;
+
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
@@ -60,9 +40,7 @@ double dot(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 Config tiny2_config() {
-  std::string text = read_text(shared_dir() + "/parity/manifest.json");
-  for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
-  ie::json::Value m = ie::json::parse(text);
+  ie::json::Value m = ie::json::parse(iet::manifest_text());
   return ie::unet::detail::config_from_value(*m.find("fixtures")->find("unet_tiny2")->find("config"), "manifest");
 }
 
@@ -284,9 +262,8 @@ IE_TEST(unet, config_errors_name_the_key) {
   expect_error("[1, 2]", "must be a JSON object");
   expect_error("{\"in_channels\": 8,}", "not valid JSON");
   // The real InstructPix2Pix config parses, with 8 heads everywhere.
-  std::string text = read_text(shared_dir() + "/parity/manifest.json");
+  std::string text = iet::manifest_text();
   if (!text.empty()) {
-    for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
     ie::json::Value m = ie::json::parse(text);
     Config c = ie::unet::detail::config_from_value(*m.find("ip2p_real_unet_config"), "manifest");
     IE_EXPECT(c.in_channels == 8 && c.num_heads == std::vector<int64_t>({8, 8, 8, 8}), "ip2p config");
