@@ -5,6 +5,7 @@
 #include <string>
 
 #include "addon_data.h"
+#include "clip.h"
 #include "convert.h"
 #include "errors.h"
 #include "cpu/peak.h"
@@ -14,6 +15,7 @@
 #include "ie/parallel.h"
 #include "ie/stream.h"
 #include "io.h"
+#include "model_common.h"
 #include "unet.h"
 #include "ops_binding.h"
 #include "tensor_wrap.h"
@@ -113,6 +115,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_ops(env, exports);
   register_io(env, exports);
   register_unet(env, exports);
+  register_cancel_token(env, exports);
+  register_clip(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@ namespace ieb {
 struct AddonData {
   Napi::FunctionReference tensor_ctor;
   Napi::FunctionReference unet_ctor, cancel_ctor;
+  Napi::FunctionReference clip_ctor;
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "ie/stream.h"
 #include "ie/unet.h"
+#include "model_common.h"
 #include "promise_worker.h"
 #include "tensor_wrap.h"
 
@@ -22,20 +23,6 @@ namespace {
 
 using CI = Napi::CallbackInfo;
 namespace un = ie::unet;
-
-// A cancellation flag JS can set while a pass runs (AbortSignal -> cancel()).
-class CancelWrap : public Napi::ObjectWrap<CancelWrap> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeCancelToken", {InstanceMethod<&CancelWrap::Cancel>("cancel")});
-  }
-  explicit CancelWrap(const CI& info) : Napi::ObjectWrap<CancelWrap>(info), flag(std::make_shared<std::atomic<bool>>(false)) {}
-  Napi::Value Cancel(const CI& info) {
-    flag->store(true);
-    return info.Env().Undefined();
-  }
-  std::shared_ptr<std::atomic<bool>> flag;
-};
 
 class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
  public:
@@ -135,7 +122,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     un::ForwardOptions o;
     o.train = bool_arg(info, 3, op, "train");
     o.checkpoint = bool_arg(info, 4, op, "checkpoint");
-    o.cancel = cancel_arg(info, 5);
+    o.cancel = cancel_arg(info, 5, op);
     ie::Tensor out = guard(info.Env(), [&] { return m.forward(x, t, e, o); });
     return settle_after_stream(info.Env(), "instructedit.UNet.forward", [out](Napi::Env env) -> Napi::Value {
       return TensorWrap::Wrap(env, out);
@@ -161,59 +148,6 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
       o.Set("encoderHiddenStates", TensorWrap::Wrap(env, g.encoder_hidden_states));
       return o;
     });
-  }
-
-  std::shared_ptr<std::atomic<bool>> cancel_arg(const CI& info, size_t i) {
-    if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
-    if (!info[i].IsObject() || !info[i].As<Napi::Object>().InstanceOf(addon_data(info.Env()).cancel_ctor.Value()))
-      type_error(info.Env(), "UNet: cancel token must be a NativeCancelToken");
-    return CancelWrap::Unwrap(info[i].As<Napi::Object>())->flag;
-  }
-
-  // A promise settled on the JS thread once the CPU stream has run everything enqueued so far:
-  // rejected with the error of a failed task, else resolved with make(env).
-  struct Pending {
-    Napi::Promise::Deferred deferred;
-    std::function<Napi::Value(Napi::Env)> make;
-    std::string error;
-    bool failed = false;
-  };
-  static void finish(Napi::Env env, Napi::Function, Pending* p, void*) {
-    if (env) {
-      Napi::HandleScope scope(env);
-      if (p->failed) {
-        p->deferred.Reject(Napi::Error::New(env, p->error).Value());
-      } else {
-        try {
-          p->deferred.Resolve(p->make(env));
-        } catch (const Napi::Error& e) {
-          p->deferred.Reject(e.Value());
-        }
-      }
-    }
-    delete p;
-  }
-  using Tsfn = Napi::TypedThreadSafeFunction<Pending, void, finish>;
-
-  static Napi::Value settle_after_stream(Napi::Env env, const char* name, std::function<Napi::Value(Napi::Env)> make) {
-    auto* p = new Pending{Napi::Promise::Deferred::New(env), std::move(make), {}, false};
-    Napi::Promise promise = p->deferred.Promise();
-    Tsfn tsfn = Tsfn::New(env, name, 0, 1, p);
-    ie::stream_for({}).enqueue([tsfn, p]() mutable {
-      if (std::exception_ptr e = ie::stream_for({}).take_error()) {
-        p->failed = true;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          p->error = ex.what();
-        } catch (...) {
-          p->error = "instructedit: unknown native error";
-        }
-      }
-      tsfn.BlockingCall();
-      tsfn.Release();
-    });
-    return promise;
   }
 
   std::shared_ptr<un::Model> m_;
@@ -272,10 +206,7 @@ Napi::Value UNetLoad(const CI& info) {
 void register_unet(Napi::Env env, Napi::Object exports) {
   Napi::Function u = UNetWrap::Define(env);
   addon_data(env).unet_ctor = Napi::Persistent(u);
-  Napi::Function c = CancelWrap::Define(env);
-  addon_data(env).cancel_ctor = Napi::Persistent(c);
   exports.Set("NativeUNet", u);
-  exports.Set("NativeCancelToken", c);
   exports.Set("unetLoad", Napi::Function::New(env, UNetLoad, "unetLoad"));
 }
 

@@ -2,6 +2,6 @@
 #include <napi.h>
 
 namespace ieb {
-// Adds NativeUNet, NativeCancelToken and unetLoad to the addon's exports.
+// Adds NativeUNet and unetLoad to the addon's exports.
 void register_unet(Napi::Env env, Napi::Object exports);
 }  // namespace ieb

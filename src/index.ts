@@ -17,5 +17,21 @@ export {
   type UNetInputGradients,
   type UNetMemoryStats,
 } from './models/unet';
+export {
+  CLIPTextModel,
+  CLIP_VIT_L14_TEXT_CONFIG,
+  type CLIPTextConfig,
+  type CLIPTextFromPretrainedOptions,
+  type CLIPTextFromConfigOptions,
+  type CLIPTextForwardOptions,
+  type CLIPTextOutput,
+} from './models/clip_text';
+export {
+  CLIPTokenizer,
+  type CLIPTokenizerOptions,
+  type CLIPEncodeOptions,
+  type CLIPDecodeOptions,
+  type TokenIds,
+} from './text/clip_tokenizer';
 import * as ops from './ops';
 export { ops };

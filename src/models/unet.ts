@@ -2,13 +2,12 @@
 // folder layout and run (forward and backward) by the native model. Model-sized work never runs on
 // the JS thread: loading uses a worker thread, forward/backward run on the device stream, and every
 // call returns a promise.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import * as path from 'node:path';
-
 import { native, NativeTensor } from '../native';
 import { Tensor, tensor } from '../tensor';
 import { checkOptions, integer } from '../validate';
 import { h } from '../ops/wrap';
+import { cancellable } from './abort';
+import { checkPretrainedOptions, readConfig, resolveWeights } from './files';
 
 /** A diffusers UNet2DConditionModel config (config.json), as parsed and normalised by the model. */
 export type UNetConfig = Readonly<Record<string, unknown>>;
@@ -76,47 +75,7 @@ interface NativeUNet {
   dispose(): void;
 }
 
-const WEIGHTS = 'diffusion_pytorch_model';
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** Finds config.json and the weights for `fromPretrained`'s path (a folder, a pipeline root or a file). */
-function resolvePaths(input: string, variant: string | undefined): { configPath: string; weights: string } {
-  const op = 'UNet2DConditionModel.fromPretrained';
-  if (!existsSync(input)) throw new Error(`${op}: ${input} does not exist`);
-  let dir = input;
-  let weights: string | undefined;
-  if (isDir(input)) {
-    // A pipeline folder (model_index.json, unet/, vae/ ...): use its unet/.
-    if (!existsSync(path.join(input, 'config.json')) && isDir(path.join(input, 'unet'))) dir = path.join(input, 'unet');
-    const stem = variant ? `${WEIGHTS}.${variant}` : WEIGHTS;
-    const candidates = [`${stem}.safetensors`, `${stem}.safetensors.index.json`];
-    weights = candidates.map((c) => path.join(dir, c)).find((c) => existsSync(c));
-    if (!weights) {
-      const bin = existsSync(path.join(dir, `${stem}.bin`)) || existsSync(path.join(dir, `${stem}.bin.index.json`));
-      throw new Error(
-        `${op}: no ${candidates.join(' or ')} in ${dir}` +
-          (bin ? ' (found a PyTorch .bin checkpoint: convert it to safetensors; pickled .bin files are not read)' : ''),
-      );
-    }
-  } else {
-    weights = input;
-    dir = path.dirname(input);
-  }
-  return { configPath: path.join(dir, 'config.json'), weights };
-}
-
-function cancelError(): Error {
-  const e = new Error('UNet: cancelled');
-  e.name = 'AbortError';
-  return e;
-}
+const LAYOUT = { subfolder: 'unet', stem: 'diffusion_pytorch_model', binStem: 'diffusion_pytorch_model' };
 
 /** The InstructPix2Pix / Stable Diffusion UNet (diffusers' UNet2DConditionModel), forward and backward. */
 export class UNet2DConditionModel {
@@ -144,30 +103,11 @@ export class UNet2DConditionModel {
   static async fromPretrained(p: string, options: UNetFromPretrainedOptions = {}): Promise<UNet2DConditionModel> {
     const op = 'UNet2DConditionModel.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
-    checkOptions(options, ['dtype', 'device', 'config', 'variant', 'inChannels'], op);
-    if (options.dtype !== undefined && options.dtype !== 'float32') {
-      throw new Error(`${op}: dtype '${String(options.dtype)}' is not supported yet (compute is float32; half-precision weights are converted on load)`);
-    }
-    if (options.device !== undefined && options.device !== 'cpu') {
-      throw new Error(`${op}: device '${String(options.device)}' is not supported yet (CPU only)`);
-    }
-    if (options.variant !== undefined && (typeof options.variant !== 'string' || !/^[\w-]+$/.test(options.variant))) {
-      throw new TypeError(`${op}: variant must be a name such as 'fp16'`);
-    }
+    checkPretrainedOptions(options, ['inChannels'], op);
     const inChannels = options.inChannels === undefined ? 0 : integer(options.inChannels, op, 'inChannels', 1);
-    const { configPath, weights } = resolvePaths(p, options.variant);
-    let configText: string;
-    let source = configPath;
-    if (options.config !== undefined) {
-      if (typeof options.config !== 'object' || options.config === null) throw new TypeError(`${op}: config must be an object`);
-      configText = JSON.stringify(options.config);
-      source = 'options.config';
-    } else if (existsSync(configPath)) {
-      configText = readFileSync(configPath, 'utf8');
-    } else {
-      throw new Error(`${op}: no config.json next to ${weights}; pass options.config`);
-    }
-    const m = (await native.unetLoad(configText, source, weights, inChannels, 0)) as NativeUNet;
+    const { configPath, weights } = resolveWeights(p, LAYOUT, options.variant, op);
+    const { text, source } = readConfig(configPath, weights, options.config, op);
+    const m = (await native.unetLoad(text, source, weights, inChannels, 0)) as NativeUNet;
     return new UNet2DConditionModel(m);
   }
 
@@ -251,21 +191,11 @@ export class UNet2DConditionModel {
     } else {
       t = timesteps as Tensor;
     }
-    const signal = options.signal;
-    if (signal?.aborted) throw cancelError();
-    const Token = native.NativeCancelToken as unknown as new () => { cancel(): void };
-    const token = signal ? new Token() : undefined;
-    const onAbort = () => token?.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const out = m.forward(h(sample, op, 'sample'), h(t, op, 'timesteps'), h(encoderHiddenStates, op, 'encoderHiddenStates'),
-        options.train === true, options.checkpoint === true, token);
-      return new Tensor(await out);
-    } catch (e) {
-      if (signal?.aborted) throw cancelError();
-      throw e;
+      return new Tensor(await cancellable(options.signal, 'UNet', (token) =>
+        m.forward(h(sample, op, 'sample'), h(t, op, 'timesteps'), h(encoderHiddenStates, op, 'encoderHiddenStates'),
+          options.train === true, options.checkpoint === true, token)));
     } finally {
-      signal?.removeEventListener('abort', onAbort);
       if (own) t.dispose();
     }
   }

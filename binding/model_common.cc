@@ -1,0 +1,85 @@
+#include "model_common.h"
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "addon_data.h"
+#include "convert.h"
+#include "ie/stream.h"
+
+namespace ieb {
+
+Napi::Function CancelWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeCancelToken", {InstanceMethod<&CancelWrap::Cancel>("cancel")});
+}
+CancelWrap::CancelWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<CancelWrap>(info), flag(std::make_shared<std::atomic<bool>>(false)) {}
+Napi::Value CancelWrap::Cancel(const Napi::CallbackInfo& info) {
+  flag->store(true);
+  return info.Env().Undefined();
+}
+
+std::shared_ptr<std::atomic<bool>> cancel_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
+  if (!info[i].IsObject() || !info[i].As<Napi::Object>().InstanceOf(addon_data(info.Env()).cancel_ctor.Value()))
+    type_error(info.Env(), std::string(op) + ": cancel token must be a NativeCancelToken");
+  return CancelWrap::Unwrap(info[i].As<Napi::Object>())->flag;
+}
+
+namespace {
+
+struct Pending {
+  Napi::Promise::Deferred deferred;
+  std::function<Napi::Value(Napi::Env)> make;
+  std::string error;
+  bool failed = false;
+};
+
+void finish(Napi::Env env, Napi::Function, Pending* p, void*) {
+  if (env) {
+    Napi::HandleScope scope(env);
+    if (p->failed) {
+      p->deferred.Reject(Napi::Error::New(env, p->error).Value());
+    } else {
+      try {
+        p->deferred.Resolve(p->make(env));
+      } catch (const Napi::Error& e) {
+        p->deferred.Reject(e.Value());
+      }
+    }
+  }
+  delete p;
+}
+using Tsfn = Napi::TypedThreadSafeFunction<Pending, void, finish>;
+
+}  // namespace
+
+Napi::Value settle_after_stream(Napi::Env env, const char* name, std::function<Napi::Value(Napi::Env)> make) {
+  auto* p = new Pending{Napi::Promise::Deferred::New(env), std::move(make), {}, false};
+  Napi::Promise promise = p->deferred.Promise();
+  Tsfn tsfn = Tsfn::New(env, name, 0, 1, p);
+  ie::stream_for({}).enqueue([tsfn, p]() mutable {
+    if (std::exception_ptr e = ie::stream_for({}).take_error()) {
+      p->failed = true;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        p->error = ex.what();
+      } catch (...) {
+        p->error = "instructedit: unknown native error";
+      }
+    }
+    tsfn.BlockingCall();
+    tsfn.Release();
+  });
+  return promise;
+}
+
+void register_cancel_token(Napi::Env env, Napi::Object exports) {
+  Napi::Function c = CancelWrap::Define(env);
+  addon_data(env).cancel_ctor = Napi::Persistent(c);
+  exports.Set("NativeCancelToken", c);
+}
+
+}  // namespace ieb
