@@ -22,46 +22,24 @@ namespace {
 using CI = Napi::CallbackInfo;
 namespace cl = ie::clip;
 
-class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
+class CLIPTextWrap : public ModelWrap<CLIPTextWrap, cl::TextModel> {
  public:
+  static constexpr const char* kName = "CLIPTextModel";
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeCLIPTextModel",
-                       {InstanceMethod<&CLIPTextWrap::Config>("config"),
+                       {InstanceMethod("config", &CLIPTextWrap::Config),
                         InstanceMethod<&CLIPTextWrap::NumParams>("numParams"),
                         InstanceMethod<&CLIPTextWrap::Forward>("forward"),
-                        InstanceMethod<&CLIPTextWrap::Dispose>("dispose")});
+                        InstanceMethod("dispose", &CLIPTextWrap::Dispose)});
   }
-  explicit CLIPTextWrap(const CI& info) : Napi::ObjectWrap<CLIPTextWrap>(info) {}
-  ~CLIPTextWrap() override { Release(Env()); }
-
+  explicit CLIPTextWrap(const CI& info) : ModelWrap(info) {}
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<cl::TextModel> m) {
-    Napi::Object o = addon_data(env).clip_ctor.New({});
-    CLIPTextWrap* w = Unwrap(o);
-    w->m_ = std::move(m);
-    w->reported_ = int64_t(w->m_->flat_params().nbytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, w->reported_);
-    return o;
+    return ModelWrap::Wrap(env, addon_data(env).clip_ctor, std::move(m));
   }
 
  private:
-  cl::TextModel& model(const CI& info, const char* what) {
-    if (!m_) throw Napi::Error::New(info.Env(), std::string("CLIPTextModel.") + what + ": the model has been disposed");
-    return *m_;
-  }
-  void Release(Napi::Env env) {
-    if (!m_) return;
-    m_.reset();  // queued passes keep the model alive until they have run
-    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-    reported_ = 0;
-  }
-
-  Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
   Napi::Value NumParams(const CI& info) {
     return Napi::Number::New(info.Env(), double(model(info, "numParameters").num_params()));
-  }
-  Napi::Value Dispose(const CI& info) {
-    Release(info.Env());
-    return info.Env().Undefined();
   }
 
   // forward(ids: Int32Array, batch, length, hiddenStates, cancelToken?) ->
@@ -94,8 +72,6 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
     });
   }
 
-  std::shared_ptr<cl::TextModel> m_;
-  int64_t reported_ = 0;
 };
 
 // clipTextLoad(configJson, configSource, weightsPath | null, seed) -> Promise<NativeCLIPTextModel>.

@@ -24,11 +24,12 @@ namespace {
 using CI = Napi::CallbackInfo;
 namespace un = ie::unet;
 
-class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
+class UNetWrap : public ModelWrap<UNetWrap, un::Model> {
  public:
+  static constexpr const char* kName = "UNet";
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeUNet",
-                       {InstanceMethod<&UNetWrap::Config>("config"),
+                       {InstanceMethod("config", &UNetWrap::Config),
                         InstanceMethod<&UNetWrap::ParamInfo>("paramInfo"),
                         InstanceMethod<&UNetWrap::Params>("params"),
                         InstanceMethod<&UNetWrap::Grads>("grads"),
@@ -37,34 +38,14 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
                         InstanceMethod<&UNetWrap::HasSaved>("hasSaved"),
                         InstanceMethod<&UNetWrap::Stats>("stats"),
                         InstanceMethod<&UNetWrap::InitRandom>("initRandom"),
-                        InstanceMethod<&UNetWrap::Dispose>("dispose")});
+                        InstanceMethod("dispose", &UNetWrap::Dispose)});
   }
-  explicit UNetWrap(const CI& info) : Napi::ObjectWrap<UNetWrap>(info) {}
-  ~UNetWrap() override { Release(Env()); }
-
+  explicit UNetWrap(const CI& info) : ModelWrap(info) {}
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<un::Model> m) {
-    Napi::Object o = addon_data(env).unet_ctor.New({});
-    UNetWrap* w = Unwrap(o);
-    w->m_ = std::move(m);
-    w->reported_ = int64_t(w->m_->flat_params().nbytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, w->reported_);
-    return o;
+    return ModelWrap::Wrap(env, addon_data(env).unet_ctor, std::move(m));
   }
 
  private:
-  un::Model& model(const CI& info, const char* what) {
-    if (!m_) throw Napi::Error::New(info.Env(), std::string("UNet.") + what + ": the model has been disposed");
-    return *m_;
-  }
-  void Release(Napi::Env env) {
-    if (!m_) return;
-    m_.reset();  // queued passes keep the model alive until they have run
-    Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-    reported_ = 0;
-  }
-
-  Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
-
   Napi::Value ParamInfo(const CI& info) {
     Napi::Env env = info.Env();
     const auto& ps = model(info, "paramInfo").params();
@@ -107,11 +88,6 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Dispose(const CI& info) {
-    Release(info.Env());
-    return info.Env().Undefined();
-  }
-
   // forward(sample, timesteps, ehs, train, checkpoint, cancelToken?) -> Promise<NativeTensor>
   Napi::Value Forward(const CI& info) {
     const char* op = "UNet.forward";
@@ -137,11 +113,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     bool acc = bool_arg(info, 1, op, "accumulate");
     bool fresh_grads = !m.flat_grads().defined();
     un::InputGrads g = guard(info.Env(), [&] { return m.backward(dy, acc); });
-    if (fresh_grads) {
-      int64_t b = int64_t(m.flat_grads().nbytes());
-      reported_ += b;
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), b);
-    }
+    if (fresh_grads) report(info.Env(), int64_t(m.flat_grads().nbytes()));
     return settle_after_stream(info.Env(), "instructedit.UNet.backward", [g](Napi::Env env) -> Napi::Value {
       Napi::Object o = Napi::Object::New(env);
       o.Set("sample", TensorWrap::Wrap(env, g.sample));
@@ -149,9 +121,6 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
       return o;
     });
   }
-
-  std::shared_ptr<un::Model> m_;
-  int64_t reported_ = 0;
 };
 
 // unetLoad(configJson, configSource, weightsPath | null, inChannels, seed) -> Promise<NativeUNet>
