@@ -5,6 +5,7 @@
 #include <string>
 
 #include "addon_data.h"
+#include "clip.h"
 #include "convert.h"
 #include "errors.h"
 #include "cpu/peak.h"
@@ -119,6 +120,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_unet(env, exports);
   register_vae(env, exports);
   register_scheduler(env, exports);
+  register_clip(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@ struct AddonData {
   Napi::FunctionReference tensor_ctor;
   Napi::FunctionReference unet_ctor, cancel_ctor;
   Napi::FunctionReference vae_ctor;
+  Napi::FunctionReference clip_ctor;
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

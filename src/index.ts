@@ -39,5 +39,25 @@ export {
   type SchedulerStepOptions,
   type SchedulerStepOutput,
 } from './schedulers';
+export {
+  CLIPTextModel,
+  CLIP_VIT_L14_TEXT_CONFIG,
+  type CLIPTextConfig,
+  type CLIPTextFromPretrainedOptions,
+  type CLIPTextFromConfigOptions,
+  type CLIPTextForwardOptions,
+  type CLIPTextOutput,
+} from './models/clip_text';
+export {
+  CLIPTokenizer,
+  type CLIPTokenizerOptions,
+  type CLIPEncodeOptions,
+  type CLIPDecodeOptions,
+  type TokenIds,
+} from './text/clip_tokenizer';
 import * as ops from './ops';
 export { ops };
+export { Editor, SCHEDULER_NAMES, type EditorOptions, type EditOptions, type EditProgress } from './editor';
+export { EditResult, type RawImage } from './pipeline/result';
+export { denoise, type DenoiseArgs, type DenoiseProgress } from './pipeline/denoise';
+export { prepareImage, fitSize, type ImageInput, type PrepareImageOptions, type PreparedImage } from './image';

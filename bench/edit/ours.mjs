@@ -55,7 +55,7 @@ const enc = await textEncoder.forward(ids);
 ie.synchronize();
 const textS = secs(t);
 for (const v of Object.values(enc)) if (v instanceof ie.Tensor) v.dispose();
-const x = ie.ops.affine(image, 2, -1);
+const x = ie.ops.scale(image, 2, -1);
 t = performance.now();
 const dist = await vae.encode(x);
 ie.synchronize();

@@ -21,9 +21,10 @@ function isDir(p: string): boolean {
 /**
  * Finds config.json and the weights for fromPretrained's path: a model folder, a pipeline folder
  * (its `subfolder`/ is used), or a weights file. Weights: `<stem>[.<variant>].safetensors` or the
- * sharded `<stem>[.<variant>].safetensors.index.json`.
+ * sharded `<stem>[.<variant>].safetensors.index.json`; a `<binStem>.bin` there gets a hint to convert it.
  */
-export function resolvePretrained(op: string, input: string, subfolder: string, stem: string, variant: string | undefined): PretrainedFiles {
+export function resolvePretrained(op: string, input: string, subfolder: string, stem: string, variant: string | undefined,
+  binStem = stem): PretrainedFiles {
   if (!existsSync(input)) throw new Error(`${op}: ${input} does not exist`);
   let dir = input;
   let weights: string | undefined;
@@ -33,7 +34,9 @@ export function resolvePretrained(op: string, input: string, subfolder: string, 
     const candidates = [`${s}.safetensors`, `${s}.safetensors.index.json`];
     weights = candidates.map((c) => path.join(dir, c)).find((c) => existsSync(c));
     if (!weights) {
-      const bin = existsSync(path.join(dir, `${s}.bin`)) || existsSync(path.join(dir, `${s}.bin.index.json`));
+      // The pickled checkpoint the library also writes (transformers: pytorch_model.bin).
+      const b = variant ? `${binStem}.${variant}` : binStem;
+      const bin = existsSync(path.join(dir, `${b}.bin`)) || existsSync(path.join(dir, `${b}.bin.index.json`));
       throw new Error(
         `${op}: no ${candidates.join(' or ')} in ${dir}` +
           (bin ? ' (found a PyTorch .bin checkpoint: convert it to safetensors; pickled .bin files are not read)' : ''),

@@ -9,7 +9,7 @@
 
 #include "cpu/scheduler_step.h"
 #include "harness.h"
-#include "parity.h"
+#include "fixtures.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/parallel.h"

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "harness.h"
-#include "model_fixtures.h"
+#include "fixtures.h"
 #include "ie/allocator.h"
 #include "ie/error.h"
 #include "ie/ops.h"

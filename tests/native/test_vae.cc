@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "harness.h"
-#include "model_fixtures.h"
+#include "fixtures.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/stream.h"

@@ -11,6 +11,7 @@
 #include "ie/error.h"
 #include "ie/unet.h"
 #include "io/json.h"
+#include "models/common/config_json.h"
 #include "models/unet/config.h"
 
 namespace ie::unet {
@@ -111,13 +112,7 @@ const std::set<std::string> kIgnored = {"sample_size", "addition_embed_type_num_
 }  // namespace
 
 Config Config::from_json(const std::string& text, const std::string& source) {
-  Value root;
-  try {
-    root = json::parse(text);
-  } catch (const json::ParseError& e) {
-    fail(source, ": not valid JSON (", e.what(), " at byte ", e.offset, ")");
-  }
-  return detail::config_from_value(root, source);
+  return detail::config_from_value(nn::parse_config(text, source), source);
 }
 
 Config detail::config_from_value(const json::Value& root, const std::string& source) {

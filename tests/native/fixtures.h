@@ -1,7 +1,8 @@
-// Helpers for tests that read the parity fixtures (../shared/parity, or $IE_SHARED_DIR/parity).
+// Helpers for the model tests that read the parity fixtures (../shared/parity, or IE_SHARED_DIR).
 #pragma once
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "ie/ops.h"
+#include "ie/tensor.h"
 
 namespace iet {
 
@@ -26,12 +28,27 @@ inline std::string read_text(const std::string& p) {
   ss << f.rdbuf();
   return ss.str();
 }
+// manifest.json with its -Infinity literals (not JSON) replaced by null.
+inline std::string manifest_text() {
+  std::string text = read_text(shared_dir() + "/parity/manifest.json");
+  for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
+  return text;
+}
 // A tensor's values as float32 (other dtypes converted), after the work producing it.
 inline std::vector<float> host(const ie::Tensor& t) {
   ie::Tensor f = t.dtype() == ie::DType::F32 ? t : ie::ops::cast(t, ie::DType::F32);
   std::vector<float> v(size_t(f.numel()));
   ie::ops::copy_to_host(f, v.data());
   return v;
+}
+// ||a - b|| / ||b||.
+inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
 }
 
 }  // namespace iet

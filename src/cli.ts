@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// The `instructedit` command line. `instructedit edit --model DIR --image in.jpg --instruction "..."
+// --out out.png`. Every bad argument or unreadable file ends with one line naming it and exit code 2
+// (usage) or 1 (runtime failure); Ctrl-C aborts the edit cleanly.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { Editor, EditProgress, SCHEDULER_NAMES } from './editor';
+import type { SchedulerShortName } from './schedulers';
+
+const USAGE = `Usage:
+  instructedit edit --model DIR --image IN --instruction TEXT --out OUT [options]
+
+Edit an image as an instruction says, with an InstructPix2Pix pipeline folder (diffusers layout).
+
+Options:
+  --model DIR            pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)
+  --image FILE           input image (JPEG, PNG, WebP, TIFF, GIF, AVIF, ...)
+  --instruction TEXT     what to change, e.g. "make it snow"
+  --out FILE             output image (.png, .jpg, .webp)
+  --steps N              denoising steps (default 20)
+  --guidance S           text guidance scale (default 7.5)
+  --image-guidance S     image guidance scale (default 1.5)
+  --seed N               seed (default 0); the same seed gives the same image
+  --scheduler NAME       ${Object.keys(SCHEDULER_NAMES).join(', ')} (default: the model's)
+  --negative TEXT        negative prompt (default "")
+  --max-pixels N         work at most at this many pixels (default 262144 = 512x512)
+  --threads N            CPU threads (default: all cores)
+  --variant NAME         weights variant, e.g. fp16
+  --quiet                no progress bar
+  -h, --help             this help
+  -v, --version          the package version`;
+
+class UsageError extends Error {}
+
+function num(v: string | undefined, name: string, integer: boolean, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isSafeInteger(x)) || x < min) {
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${v}'`);
+  }
+  return x;
+}
+
+function progressBar(enabled: boolean): { update(p: EditProgress): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let last = '';
+  return {
+    update(p) {
+      if (!enabled) return;
+      const width = 30;
+      const frac = p.steps ? p.step / p.steps : 0;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+      const secs = p.elapsedMs / 1000;
+      const eta = p.phase === 'denoise' && p.step > 0 ? ` ETA ${((secs / p.step) * (p.steps - p.step)).toFixed(0)}s` : '';
+      const line = `${p.phase.padEnd(7)} [${bar}] ${p.step}/${p.steps} ${secs.toFixed(1)}s${eta}`;
+      if (tty) process.stderr.write(`\r${line}\x1b[K`);
+      else if (p.phase !== 'denoise' || p.step === p.steps || line.split(' ')[0] !== last) process.stderr.write(`${line}\n`);
+      last = line.split(' ')[0];
+    },
+    done() {
+      if (enabled && tty) process.stderr.write('\n');
+    },
+  };
+}
+
+async function edit(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      model: { type: 'string' },
+      image: { type: 'string' },
+      instruction: { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      guidance: { type: 'string' },
+      'image-guidance': { type: 'string' },
+      seed: { type: 'string' },
+      scheduler: { type: 'string' },
+      negative: { type: 'string' },
+      'max-pixels': { type: 'string' },
+      threads: { type: 'string' },
+      variant: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  for (const k of ['model', 'image', 'instruction', 'out'] as const) {
+    if (values[k] === undefined) throw new UsageError(`--${k} is required`);
+  }
+  const model = values.model as string;
+  const image = values.image as string;
+  const out = values.out as string;
+  if (!existsSync(model)) throw new UsageError(`--model: ${model} does not exist`);
+  if (!existsSync(image)) throw new UsageError(`--image: ${image} does not exist`);
+  const outDir = path.dirname(path.resolve(out));
+  if (!existsSync(outDir)) throw new UsageError(`--out: the folder ${outDir} does not exist`);
+  if (!['.png', '.jpg', '.jpeg', '.webp'].includes(path.extname(out).toLowerCase())) {
+    throw new UsageError(`--out: use a .png, .jpg or .webp file name, got '${out}'`);
+  }
+  if (values.scheduler !== undefined && !(values.scheduler in SCHEDULER_NAMES) &&
+      !Object.values(SCHEDULER_NAMES).includes(values.scheduler as never)) {
+    throw new UsageError(`--scheduler must be one of ${Object.keys(SCHEDULER_NAMES).join(', ')}, got '${values.scheduler}'`);
+  }
+  const steps = num(values.steps, 'steps', true, 1);
+  const guidanceScale = num(values.guidance, 'guidance', false, 0);
+  const imageGuidanceScale = num(values['image-guidance'], 'image-guidance', false, 0);
+  const seed = num(values.seed, 'seed', true, 0);
+  const maxPixels = num(values['max-pixels'], 'max-pixels', true, 64);
+  const threads = num(values.threads, 'threads', true, 1);
+
+  const bar = progressBar(!values.quiet);
+  const t0 = performance.now();
+  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant });
+  const loadS = (performance.now() - t0) / 1000;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await editor.edit(image, values.instruction as string, {
+      steps, guidanceScale, imageGuidanceScale, seed, maxPixels, scheduler: values.scheduler as SchedulerShortName | undefined,
+      negativePrompt: values.negative, signal: abort.signal, onProgress: (p) => bar.update(p),
+    });
+    bar.done();
+    await result.save(out);
+    if (!values.quiet) {
+      process.stderr.write(`wrote ${out} (${result.width}x${result.height}); load ${loadS.toFixed(1)}s, ` +
+        `total ${((performance.now() - t0) / 1000).toFixed(1)}s\n`);
+    }
+    result.dispose();
+  } finally {
+    process.off('SIGINT', onSigint);
+    await editor.dispose();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return cmd === undefined ? 2 : 0;
+    }
+    if (cmd === '-v' || cmd === '--version') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      process.stdout.write(`${require('../package.json').version}\n`);
+      return 0;
+    }
+    if (cmd !== 'edit') throw new UsageError(`unknown command '${cmd}' (commands: edit)`);
+    await edit(rest);
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const usage = e instanceof UsageError || (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`\ninstructedit: ${err.name === 'AbortError' ? 'interrupted' : err.message}\n`);
+    if (usage) process.stderr.write(`Run 'instructedit --help' for usage.\n`);
+    return usage ? 2 : err.name === 'AbortError' ? 130 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,316 @@
+// Editor: the InstructPix2Pix pipeline (SPEC §1) behind one call. An image and an instruction in,
+// the edited image out, from a diffusers pipeline folder (model_index.json, unet/, vae/,
+// text_encoder/, tokenizer/, scheduler/). Model work runs on the native stream and worker threads;
+// edits are queued, so several calls in flight run one after the other.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { ImageInput, prepareImage } from './image';
+import { AutoencoderKL } from './models/vae';
+import { CLIPTextModel } from './models/clip_text';
+import { UNet2DConditionModel } from './models/unet';
+import * as ops from './ops';
+import { abortError, denoise } from './pipeline/denoise';
+import { EditResult } from './pipeline/result';
+import { createScheduler, Scheduler, SchedulerClassName, SchedulerConfig, SchedulerShortName } from './schedulers';
+import { setNumThreads } from './runtime';
+import { randn, Tensor, zeros } from './tensor';
+import { CLIPTokenizer } from './text/clip_tokenizer';
+import { checkOptions, finiteNumber, integer } from './validate';
+
+/** Sampler names accepted by `edit({ scheduler })` (diffusers class names work too). */
+export const SCHEDULER_NAMES: Readonly<Record<SchedulerShortName, SchedulerClassName>> = Object.freeze({
+  'euler-ancestral': 'EulerAncestralDiscreteScheduler',
+  euler: 'EulerDiscreteScheduler',
+  ddim: 'DDIMScheduler',
+  ddpm: 'DDPMScheduler',
+  'dpmpp-2m': 'DPMSolverMultistepScheduler',
+  lcm: 'LCMScheduler',
+});
+
+export interface EditorOptions {
+  /** Only 'cpu' for now. */
+  device?: 'cpu';
+  /** Compute dtype; only 'float32' for now (half-precision weights are converted on load). */
+  dtype?: 'float32';
+  /** CPU threads for the kernels (process-wide; default: all cores). */
+  threads?: number;
+  /** Weights variant, e.g. 'fp16' (reads *.fp16.safetensors). */
+  variant?: string;
+}
+
+export interface EditProgress {
+  phase: 'encode' | 'denoise' | 'decode';
+  /** Denoising steps done so far, and their total. */
+  step: number;
+  steps: number;
+  /** Milliseconds since the edit started running. */
+  elapsedMs: number;
+}
+
+export interface EditOptions {
+  /** Denoising steps (default 20; the reference pipeline's default is 100, its model card uses 10-20). */
+  steps?: number;
+  /** Text guidance scale s_T (default 7.5). */
+  guidanceScale?: number;
+  /** Image guidance scale s_I (default 1.5). Guidance is on when guidanceScale > 1 and imageGuidanceScale >= 1. */
+  imageGuidanceScale?: number;
+  /** Sampler (default: the model's scheduler/scheduler_config.json, Euler ancestral for instruct-pix2pix). */
+  scheduler?: SchedulerShortName | SchedulerClassName;
+  /** Seed of the initial noise and of the sampler's noise: the same seed gives the same bytes. Default 0. */
+  seed?: number;
+  /** What the edit should avoid (the unconditional text; default ""). */
+  negativePrompt?: string;
+  /** Images per call (default 1); each has its own noise. */
+  numImages?: number;
+  /** Largest pixel count to work at (default 512·512); larger inputs are scaled down, aspect kept. */
+  maxPixels?: number;
+  /** Initial latents [numImages, 4, h, w] before × initNoiseSigma (replaces the seeded noise). */
+  latents?: Tensor;
+  /** VAE tiling for large images (default: automatic). */
+  tiling?: boolean;
+  /**
+   * Replays given sampler noise: step i uses stepNoise(i) ([numImages, 4, h, w]) instead of seeded
+   * noise. For reproducing another implementation's run (e.g. diffusers with a torch generator).
+   */
+  stepNoise?: (step: number) => Tensor | undefined;
+  onProgress?: (p: EditProgress) => void;
+  /** Aborts the edit within one denoising step; its memory is freed and the promise rejects (AbortError). */
+  signal?: AbortSignal;
+}
+
+const EDIT_OPTIONS = ['steps', 'guidanceScale', 'imageGuidanceScale', 'scheduler', 'seed', 'negativePrompt', 'numImages',
+  'maxPixels', 'latents', 'tiling', 'stepNoise', 'onProgress', 'signal'] as const;
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+
+export class Editor {
+  readonly unet: UNet2DConditionModel;
+  readonly vae: AutoencoderKL;
+  readonly textEncoder: CLIPTextModel;
+  readonly tokenizer: CLIPTokenizer;
+  /** The pipeline's scheduler config (scheduler/scheduler_config.json). */
+  readonly schedulerConfig: SchedulerConfig;
+  #queue: Promise<unknown> = Promise.resolve();
+  #disposed = false;
+
+  private constructor(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL; textEncoder: CLIPTextModel;
+    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig }) {
+    this.unet = parts.unet;
+    this.vae = parts.vae;
+    this.textEncoder = parts.textEncoder;
+    this.tokenizer = parts.tokenizer;
+    this.schedulerConfig = parts.schedulerConfig;
+  }
+
+  /**
+   * Loads an InstructPix2Pix pipeline from a diffusers folder (e.g. a download of
+   * timbrooks/instruct-pix2pix): unet/, vae/, text_encoder/, tokenizer/, scheduler/. A missing or
+   * corrupt component rejects with an error naming it.
+   */
+  static async fromPretrained(dir: string, options: EditorOptions = {}): Promise<Editor> {
+    const op = 'Editor.fromPretrained';
+    if (typeof dir !== 'string' || dir === '') throw new TypeError(`${op}: dir must be a non-empty string`);
+    checkOptions(options, ['device', 'dtype', 'threads', 'variant'], op);
+    if (options.device !== undefined && options.device !== 'cpu') {
+      throw new Error(`${op}: device '${String(options.device)}' is not supported yet (CPU only)`);
+    }
+    if (options.dtype !== undefined && options.dtype !== 'float32') {
+      throw new Error(`${op}: dtype '${String(options.dtype)}' is not supported yet (compute is float32)`);
+    }
+    if (options.threads !== undefined) setNumThreads(integer(options.threads, op, 'threads', 1));
+    if (!isDir(dir)) throw new Error(`${op}: ${dir} is not a folder (expected a diffusers pipeline folder)`);
+    for (const c of ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler']) {
+      if (!isDir(path.join(dir, c))) {
+        throw new Error(`${op}: ${dir} has no ${c}/ folder (an InstructPix2Pix pipeline needs unet/, vae/, text_encoder/, tokenizer/ and scheduler/)`);
+      }
+    }
+    const schedulerConfig = readSchedulerConfig(path.join(dir, 'scheduler'), op);
+    createScheduler(schedulerConfig); // validates the config now rather than at the first edit
+    const variant = options.variant;
+    const tag = (what: string) => (e: unknown) => {
+      const err = e as Error;
+      err.message = `${op}: ${what}: ${err.message}`;
+      throw err;
+    };
+    const tokenizer = await Promise.resolve().then(() => CLIPTokenizer.fromPretrained(path.join(dir, 'tokenizer'))).catch(tag('tokenizer'));
+    const loaded: { dispose(): void }[] = [];
+    try {
+      const textEncoder = await CLIPTextModel.fromPretrained(path.join(dir, 'text_encoder'), { variant }).catch(tag('text_encoder'));
+      loaded.push(textEncoder);
+      const vae = await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant }).catch(tag('vae'));
+      loaded.push(vae);
+      const unet = await UNet2DConditionModel.fromPretrained(path.join(dir, 'unet'), { variant }).catch(tag('unet'));
+      loaded.push(unet);
+      if (Number(unet.config.in_channels) !== 8) {
+        throw new Error(`${op}: unet has ${String(unet.config.in_channels)} input channels; an InstructPix2Pix UNet has 8 (4 noisy latent + 4 image latent)`);
+      }
+      return new Editor({ unet, vae, textEncoder, tokenizer, schedulerConfig });
+    } catch (e) {
+      for (const m of loaded) m.dispose();
+      throw e;
+    }
+  }
+
+  /** Builds an Editor from loaded components (e.g. randomly initialised ones for a benchmark). */
+  static fromComponents(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL; textEncoder: CLIPTextModel;
+    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig }): Editor {
+    createScheduler(parts.schedulerConfig);
+    return new Editor(parts);
+  }
+
+  #scheduler(name: string | undefined, op: string): Scheduler {
+    if (name === undefined) return createScheduler(this.schedulerConfig);
+    const known = Object.keys(SCHEDULER_NAMES).includes(name) || Object.values(SCHEDULER_NAMES).includes(name as SchedulerClassName);
+    if (!known) {
+      throw new Error(`${op}: unknown scheduler '${name}' (use one of ${Object.keys(SCHEDULER_NAMES).join(', ')} or a diffusers class name)`);
+    }
+    // diffusers' Cls.from_config(pipeline.scheduler.config): the model's schedule, another sampler.
+    return createScheduler(this.schedulerConfig, { className: name as SchedulerShortName });
+  }
+
+  /**
+   * Edits `image` as `instruction` says. Resolves to the result (PNG/JPEG/raw encoders, the image
+   * tensor and the final latents). The same inputs and seed give the same bytes.
+   *
+   * ```ts
+   * const editor = await Editor.fromPretrained('instruct-pix2pix');
+   * const out = await editor.edit('photo.jpg', 'make it snow', { steps: 20, seed: 1 });
+   * await out.save('snow.png');
+   * ```
+   */
+  edit(image: ImageInput, instruction: string, options: EditOptions = {}): Promise<EditResult> {
+    const op = 'Editor.edit';
+    try {
+      this.#validate(image, instruction, options, op);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = this.#queue.then(() => this.#edit(image, instruction, options, op));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #validate(image: ImageInput, instruction: string, o: EditOptions, op: string): void {
+    if (this.#disposed) throw new Error(`${op}: the editor has been disposed`);
+    if (image === undefined || image === null) throw new TypeError(`${op}: image is required (a path, Buffer, sharp instance or Tensor)`);
+    if (typeof instruction !== 'string') throw new TypeError(`${op}: instruction must be a string, got ${typeof instruction}`);
+    checkOptions(o, EDIT_OPTIONS, op);
+    if (o.steps !== undefined) integer(o.steps, op, 'steps', 1);
+    if (o.guidanceScale !== undefined) finiteNumber(o.guidanceScale, op, 'guidanceScale');
+    if (o.imageGuidanceScale !== undefined) finiteNumber(o.imageGuidanceScale, op, 'imageGuidanceScale');
+    if (o.seed !== undefined) integer(o.seed, op, 'seed', 0);
+    if (o.numImages !== undefined) integer(o.numImages, op, 'numImages', 1);
+    if (o.maxPixels !== undefined) integer(o.maxPixels, op, 'maxPixels', 64);
+    if (o.negativePrompt !== undefined && typeof o.negativePrompt !== 'string') throw new TypeError(`${op}: negativePrompt must be a string`);
+    if (o.scheduler !== undefined && typeof o.scheduler !== 'string') throw new TypeError(`${op}: scheduler must be a name such as 'euler_ancestral'`);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`${op}: signal must be an AbortSignal`);
+    if (o.latents !== undefined && !(o.latents instanceof Tensor)) throw new TypeError(`${op}: latents must be a Tensor`);
+    if (o.tiling !== undefined && typeof o.tiling !== 'boolean') throw new TypeError(`${op}: tiling must be a boolean`);
+    if (o.stepNoise !== undefined && typeof o.stepNoise !== 'function') throw new TypeError(`${op}: stepNoise must be a function`);
+    if (o.scheduler !== undefined) this.#scheduler(o.scheduler, op);
+  }
+
+  async #edit(image: ImageInput, instruction: string, o: EditOptions, op: string): Promise<EditResult> {
+    if (this.#disposed) throw new Error(`${op}: the editor has been disposed`);
+    const signal = o.signal;
+    if (signal?.aborted) throw abortError(op);
+    const started = performance.now();
+    const steps = o.steps ?? 20;
+    const sT = o.guidanceScale ?? 7.5;
+    const sI = o.imageGuidanceScale ?? 1.5;
+    const seed = o.seed ?? 0;
+    const n = o.numImages ?? 1;
+    const guidance = sT > 1 && sI >= 1;
+    const progress = (phase: EditProgress['phase'], step: number) =>
+      o.onProgress?.({ phase, step, steps, elapsedMs: performance.now() - started });
+    const scheduler = this.#scheduler(o.scheduler, op);
+    const owned: Tensor[] = [];
+    const own = <T extends Tensor>(t: T): T => {
+      owned.push(t);
+      return t;
+    };
+    try {
+      progress('encode', 0);
+      // Sizes in multiples of the VAE's downscale factor (8 for SD's VAE), as diffusers rounds them.
+      const f = this.vae.downscaleFactor;
+      const img = await prepareImage(image, { maxPixels: o.maxPixels, multipleOf: f }, op);
+      if (!(image instanceof Tensor)) own(img.pixels);
+      const h = img.height / f;
+      const w = img.width / f;
+      if (o.latents && (o.latents.shape.length !== 4 || o.latents.shape[0] !== n || o.latents.shape[1] !== 4 ||
+          o.latents.shape[2] !== h || o.latents.shape[3] !== w)) {
+        throw new Error(`${op}: latents must be [${n}, 4, ${h}, ${w}] for this image, got [${o.latents.shape.join(', ')}]`);
+      }
+
+      // Text: [cond × n, uncond × n, uncond × n] (diffusers' order).
+      const ids = this.tokenizer.encodeBatch([instruction, o.negativePrompt ?? '']);
+      const enc = await this.textEncoder.forward(ids, { signal });
+      for (const t of Object.values(enc)) if (t instanceof Tensor) own(t);
+      const [cond, uncond] = ops.split(own(enc.lastHiddenState), [1, 1], 0).map(own);
+      const rep = (t: Tensor, k: number) => (k === 1 ? t : own(ops.concat(Array(k).fill(t), 0)));
+      const promptEmbeds = guidance
+        ? own(ops.concat([rep(cond, n), rep(uncond, n), rep(uncond, n)], 0))
+        : rep(cond, n);
+
+      // Image: m = VAE mean of 2x − 1, unscaled; [m × n, m × n, 0 × n].
+      const x = own(ops.scale(img.pixels, 2, -1));
+      const dist = await this.vae.encode(x, { signal, tiling: o.tiling });
+      for (const t of Object.values(dist)) if (t instanceof Tensor) own(t);
+      const m = rep(dist.mean, n);
+      const imageLatents = guidance ? own(ops.concat([m, m, own(zeros(m.shape as number[]))], 0)) : m;
+
+      // Initial latents.
+      scheduler.setTimesteps(steps);
+      const init = o.latents ?? own(randn([n, 4, h, w], { seed }));
+      const latents0 = own(ops.scale(init, scheduler.initNoiseSigma, 0));
+      progress('denoise', 0);
+      const latents = own(await denoise({
+        unet: this.unet, scheduler, promptEmbeds, imageLatents, latents: latents0, guidance,
+        guidanceScale: sT, imageGuidanceScale: sI, seed, signal, stepNoise: o.stepNoise,
+        onStep: (p) => progress('denoise', p.step),
+      }));
+
+      progress('decode', steps);
+      const z = own(ops.scale(latents, 1 / this.vae.scalingFactor, 0));
+      const decoded = own(await this.vae.decode(z, { signal, tiling: o.tiling }));
+      const images = ops.scale(decoded, 0.5, 0.5); // clamped to [0, 1] when encoded
+      owned.splice(owned.indexOf(latents), 1);
+      return new EditResult(images, latents, img.width, img.height);
+    } catch (e) {
+      if (signal?.aborted) throw abortError(op);
+      throw e;
+    } finally {
+      for (const t of owned) t.dispose();
+    }
+  }
+
+  /** Frees the models once queued edits have finished. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#queue;
+    this.unet.dispose();
+    this.vae.dispose();
+    this.textEncoder.dispose();
+  }
+}
+
+function readSchedulerConfig(dir: string, op: string): SchedulerConfig {
+  const file = path.join(dir, 'scheduler_config.json');
+  if (!existsSync(file)) throw new Error(`${op}: no scheduler_config.json in ${dir}`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SchedulerConfig;
+  } catch (e) {
+    throw new Error(`${op}: ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
