@@ -2,13 +2,22 @@
 // [0, 1] sized for the VAE (multiples of 8), and encode [B, 3, H, W] tensors back to PNG/JPEG/raw.
 // Decoding and encoding run on libuv's pool (sharp is asynchronous); the conversions between
 // interleaved bytes and planar floats are linear passes on the JS thread (a few ms at 512×512).
-import sharp from 'sharp';
+import type { OutputInfo, Sharp } from 'sharp';
+import type sharpFn from 'sharp';
 
 import { Tensor, tensor } from './tensor';
 import { checkOptions, integer } from './validate';
 
+// sharp (and libvips) load on first use, so code that only needs tensors and models never pays for it.
+let sharpModule: typeof sharpFn | null = null;
+function sharp(...args: Parameters<typeof sharpFn>): Sharp {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  sharpModule ??= require('sharp') as typeof sharpFn;
+  return sharpModule(...args);
+}
+
 /** What the image functions accept: a file path, encoded bytes, a sharp pipeline, or a tensor. */
-export type ImageInput = string | Buffer | Uint8Array | sharp.Sharp | Tensor;
+export type ImageInput = string | Buffer | Uint8Array | Sharp | Tensor;
 
 export interface PrepareImageOptions {
   /**
@@ -73,16 +82,16 @@ export async function prepareImage(input: ImageInput, options: PrepareImageOptio
     const pixels = shape.length === 3 ? input.reshape([1, 3, H, W]) : input.reshape([1, 3, H, W]);
     return { pixels, width: W, height: H, originalWidth: W, originalHeight: H };
   }
-  let pipeline: sharp.Sharp;
+  let pipeline: Sharp;
   if (typeof input === 'string' || Buffer.isBuffer(input) || input instanceof Uint8Array) {
     if (typeof input === 'string' && input === '') throw new TypeError(`${op}: the image path is empty`);
     pipeline = sharp(input as string | Buffer, { failOn: 'truncated' });
-  } else if (input && typeof (input as sharp.Sharp).toBuffer === 'function' && typeof (input as sharp.Sharp).metadata === 'function') {
-    pipeline = (input as sharp.Sharp).clone();
+  } else if (input && typeof (input as Sharp).toBuffer === 'function' && typeof (input as Sharp).metadata === 'function') {
+    pipeline = (input as Sharp).clone();
   } else {
     throw new TypeError(`${op}: image must be a path, a Buffer, a sharp instance or a Tensor, got ${input === null ? 'null' : typeof input}`);
   }
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let decoded: { data: Buffer; info: OutputInfo };
   try {
     // Orientation first, so width/height below are the displayed ones.
     decoded = await pipeline.rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
@@ -131,6 +140,6 @@ export function toRGBBytes(planar: Float32Array, width: number, height: number, 
 }
 
 /** A sharp pipeline over RGB bytes (to encode as PNG, JPEG, WebP, … or resize). */
-export function sharpFromRGB(bytes: Buffer, width: number, height: number): sharp.Sharp {
+export function sharpFromRGB(bytes: Buffer, width: number, height: number): Sharp {
   return sharp(bytes, { raw: { width, height, channels: 3 } });
 }

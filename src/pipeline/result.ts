@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
-import type sharp from 'sharp';
+import type { Sharp } from 'sharp';
 
 import { sharpFromRGB, toRGBBytes } from '../image';
 import { Tensor } from '../tensor';
@@ -53,7 +53,7 @@ export class EditResult {
   }
 
   /** A sharp pipeline over image `index`, for any format or further processing. */
-  async toSharp(index = 0): Promise<sharp.Sharp> {
+  async toSharp(index = 0): Promise<Sharp> {
     const r = await this.toRaw(index);
     return sharpFromRGB(r.data, r.width, r.height);
   }
