@@ -61,6 +61,12 @@ for (const [b, h] of quick ? [[1, 64]] : [[1, 64], [16, 128]]) {
   cases.push({ id: `sched euler-a step 4x${h}px b${b}`, kind: 'sched_euler_a', shape: [b, 4, h, h], bytes: 16 * n });
   cases.push({ id: `sched dpm++2m step 4x${h}px b${b}`, kind: 'sched_dpm2m', shape: [b, 4, h, h], bytes: 20 * n });
 }
+// Two-way pix2pix guidance: one pass over the batch-3 UNet output (reads 3n, writes n) vs the
+// reference's expression as torch ops.
+for (const h of quick ? [64] : [64, 128]) {
+  const n = 4 * h * h;
+  cases.push({ id: `pix2pix guidance 4x${h}px`, kind: 'guidance', shape: [3, 4, h, h], bytes: 16 * n });
+}
 cases.push({ id: 'groupnorm+silu 320ch 64px b3', kind: 'groupnorm_silu', batch: 3, c: 320, h: 64, groups: 32, bytes: 2 * 3 * 320 * 64 * 64 * 4 });
 if (opt('only')) cases.splice(0, cases.length, ...cases.filter((c) => c.id.includes(opt('only'))));
 
@@ -119,6 +125,10 @@ function setup(c) {
         o.prevSample.dispose();
         o.predOriginalSample.dispose();
       };
+    }
+    case 'guidance': {
+      const e = rn(c.shape);
+      return () => ops.pix2pixGuidance(e, 7.5, 1.5).dispose();
     }
     case 'groupnorm_silu': {
       const x = rn([c.batch, c.c, c.h, c.h]), g = rn([c.c]), b = rn([c.c]);

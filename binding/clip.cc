@@ -86,38 +86,14 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
 
 // clipTextLoad(configJson, configSource, weightsPath | null, seed) -> Promise<NativeCLIPTextModel>.
 // With no weights path the parameters are random (seeded).
-class LoadWorker : public PromiseWorker {
- public:
-  LoadWorker(Napi::Env env, std::string config, std::string source, std::string weights, int64_t seed)
-      : PromiseWorker(env, "instructedit.clipTextLoad"), config_(std::move(config)), source_(std::move(source)),
-        weights_(std::move(weights)), seed_(seed) {}
-
- private:
-  void Run() override {
-    model_ = cl::TextModel::create(cl::Config::from_json(config_, source_));
-    if (weights_.empty()) {
-      model_->init_random(uint64_t(seed_));
-      ie::stream_for({}).sync();
-    } else {
-      ie::safetensors::OpenOptions oo;
-      oo.mmap = false;  // pread: no mapped pages on top of the parameters they are copied into
-      model_->load(ie::safetensors::Reader::open(weights_, oo));
-    }
-  }
-  Napi::Value Result(Napi::Env env) override { return CLIPTextWrap::Wrap(env, std::move(model_)); }
-
-  std::string config_, source_, weights_;
-  int64_t seed_;
-  std::shared_ptr<cl::TextModel> model_;
-};
-
 Napi::Value CLIPTextLoad(const CI& info) {
-  const char* op = "clipTextLoad";
-  std::string config = string_arg(info, 0, op, "config");
-  std::string source = string_arg(info, 1, op, "configSource");
-  std::string weights = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-  int64_t seed = int_arg(info, 3, op, "seed");
-  return (new LoadWorker(info.Env(), config, source, weights, seed))->Start();
+  LoadArgs a = load_args(info, "clipTextLoad", 3);
+  std::string config = a.config, source = a.source;
+  return (new ModelLoadWorker<cl::TextModel>(
+              info.Env(), "instructedit.clipTextLoad", std::move(a),
+              [config, source] { return cl::TextModel::create(cl::Config::from_json(config, source)); },
+              [](cl::TextModel& m, const ie::safetensors::Reader& r) { m.load(r); }, CLIPTextWrap::Wrap))
+      ->Start();
 }
 
 }  // namespace

@@ -84,4 +84,13 @@ Napi::Value settle_after_stream(Napi::Env env, const char* name, std::function<N
   return promise;
 }
 
+LoadArgs load_args(const Napi::CallbackInfo& info, const char* op, size_t seed_index) {
+  LoadArgs a;
+  a.config = string_arg(info, 0, op, "config");
+  a.source = string_arg(info, 1, op, "configSource");
+  a.weights = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  a.seed = int_arg(info, seed_index, op, "seed");
+  return a;
+}
+
 }  // namespace ieb

@@ -9,6 +9,10 @@
 #include <string>
 #include <utility>
 
+#include "ie/safetensors.h"
+#include "ie/stream.h"
+#include "promise_worker.h"
+
 namespace ieb {
 
 // Registers NativeCancelToken (new NativeCancelToken(); token.cancel()).
@@ -50,6 +54,48 @@ class ModelRef {
   const char* name_;
   std::shared_ptr<M> m_;
   int64_t reported_ = 0;
+};
+
+// The arguments every model's load function takes: (configJson, configSource, weightsPath | null, ...,
+// seed at `seed_index`).
+struct LoadArgs {
+  std::string config, source, weights;  // weights empty: random parameters
+  int64_t seed = 0;
+};
+LoadArgs load_args(const Napi::CallbackInfo& info, const char* op, size_t seed_index);
+
+// Builds a model on a libuv worker, then loads its weights (pread, not mmap: mapped pages would
+// count in resident memory on top of the parameters they are copied into) or, without a weights
+// path, fills it with seeded random values; resolves with the JS handle wrap() makes.
+template <typename M>
+class ModelLoadWorker : public PromiseWorker {
+ public:
+  using Create = std::function<std::shared_ptr<M>()>;
+  using Load = std::function<void(M&, const ie::safetensors::Reader&)>;
+  using Wrap = std::function<Napi::Object(Napi::Env, std::shared_ptr<M>)>;
+  ModelLoadWorker(Napi::Env env, const char* name, LoadArgs args, Create create, Load load, Wrap wrap)
+      : PromiseWorker(env, name), args_(std::move(args)), create_(std::move(create)), load_(std::move(load)),
+        wrap_(std::move(wrap)) {}
+
+ private:
+  void Run() override {
+    model_ = create_();
+    if (args_.weights.empty()) {
+      model_->init_random(uint64_t(args_.seed));
+      ie::stream_for({}).sync();
+    } else {
+      ie::safetensors::OpenOptions oo;
+      oo.mmap = false;
+      load_(*model_, ie::safetensors::Reader::open(args_.weights, oo));
+    }
+  }
+  Napi::Value Result(Napi::Env env) override { return wrap_(env, std::move(model_)); }
+
+  LoadArgs args_;
+  Create create_;
+  Load load_;
+  Wrap wrap_;
+  std::shared_ptr<M> model_;
 };
 
 }  // namespace ieb

@@ -141,50 +141,27 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
 };
 
 // unetLoad(configJson, configSource, weightsPath | null, inChannels, seed) -> Promise<NativeUNet>
-// With no weights path the parameters are random (seeded).
-class LoadWorker : public PromiseWorker {
- public:
-  LoadWorker(Napi::Env env, std::string config, std::string source, std::string weights, int64_t in_ch, int64_t seed)
-      : PromiseWorker(env, "instructedit.unetLoad"), config_(std::move(config)), source_(std::move(source)),
-        weights_(std::move(weights)), in_ch_(in_ch), seed_(seed) {}
-
- private:
-  void Run() override {
-    un::Config c = un::Config::from_json(config_, source_);
-    if (in_ch_ > 0) {
-      IE_CHECK(in_ch_ >= c.in_channels, "UNet: inChannels (", in_ch_, ") must be at least the config's in_channels (",
-               c.in_channels, ")");
-      c.in_channels = in_ch_;
-    }
-    model_ = un::Model::create(c);
-    if (weights_.empty()) {
-      model_->init_random(uint64_t(seed_));
-      ie::stream_for({}).sync();
-    } else {
-      un::LoadOptions lo;
-      lo.in_channels = in_ch_;
-      // pread, not mmap: mapped pages would count in the process's resident memory on top of the
-      // parameters they are copied into (the page cache keeps the file warm either way).
-      ie::safetensors::OpenOptions oo;
-      oo.mmap = false;
-      model_->load(ie::safetensors::Reader::open(weights_, oo), lo);
-    }
-  }
-  Napi::Value Result(Napi::Env env) override { return UNetWrap::Wrap(env, std::move(model_)); }
-
-  std::string config_, source_, weights_;
-  int64_t in_ch_, seed_;
-  std::shared_ptr<un::Model> model_;
-};
-
+// With no weights path the parameters are random (seeded). inChannels > 0 widens conv_in.
 Napi::Value UNetLoad(const CI& info) {
-  const char* op = "unetLoad";
-  std::string config = string_arg(info, 0, op, "config");
-  std::string source = string_arg(info, 1, op, "configSource");
-  std::string weights = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-  int64_t in_ch = int_arg(info, 3, op, "inChannels");
-  int64_t seed = int_arg(info, 4, op, "seed");
-  return (new LoadWorker(info.Env(), config, source, weights, in_ch, seed))->Start();
+  LoadArgs a = load_args(info, "unetLoad", 4);
+  int64_t in_ch = int_arg(info, 3, "unetLoad", "inChannels");
+  std::string config = a.config, source = a.source;
+  auto create = [config, source, in_ch] {
+    un::Config c = un::Config::from_json(config, source);
+    if (in_ch > 0) {
+      IE_CHECK(in_ch >= c.in_channels, "UNet: inChannels (", in_ch, ") must be at least the config's in_channels (",
+               c.in_channels, ")");
+      c.in_channels = in_ch;
+    }
+    return un::Model::create(c);
+  };
+  auto load = [in_ch](un::Model& m, const ie::safetensors::Reader& r) {
+    un::LoadOptions lo;
+    lo.in_channels = in_ch;
+    m.load(r, lo);
+  };
+  return (new ModelLoadWorker<un::Model>(info.Env(), "instructedit.unetLoad", std::move(a), create, load, UNetWrap::Wrap))
+      ->Start();
 }
 
 }  // namespace

@@ -110,38 +110,14 @@ class VAEWrap : public Napi::ObjectWrap<VAEWrap> {
 
 // vaeLoad(configJson, configSource, weightsPath | null, seed) -> Promise<NativeVAE>
 // With no weights path the parameters are random (seeded).
-class LoadWorker : public PromiseWorker {
- public:
-  LoadWorker(Napi::Env env, std::string config, std::string source, std::string weights, int64_t seed)
-      : PromiseWorker(env, "instructedit.vaeLoad"), config_(std::move(config)), source_(std::move(source)),
-        weights_(std::move(weights)), seed_(seed) {}
-
- private:
-  void Run() override {
-    model_ = va::Model::create(va::Config::from_json(config_, source_));
-    if (weights_.empty()) {
-      model_->init_random(uint64_t(seed_));
-      ie::stream_for({}).sync();
-    } else {
-      ie::safetensors::OpenOptions oo;
-      oo.mmap = false;  // pread: mapped pages would count twice in resident memory
-      model_->load(ie::safetensors::Reader::open(weights_, oo));
-    }
-  }
-  Napi::Value Result(Napi::Env env) override { return VAEWrap::Wrap(env, std::move(model_)); }
-
-  std::string config_, source_, weights_;
-  int64_t seed_;
-  std::shared_ptr<va::Model> model_;
-};
-
 Napi::Value VAELoad(const CI& info) {
-  const char* op = "vaeLoad";
-  std::string config = string_arg(info, 0, op, "config");
-  std::string source = string_arg(info, 1, op, "configSource");
-  std::string weights = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-  int64_t seed = int_arg(info, 3, op, "seed");
-  return (new LoadWorker(info.Env(), config, source, weights, seed))->Start();
+  LoadArgs a = load_args(info, "vaeLoad", 3);
+  std::string config = a.config, source = a.source;
+  return (new ModelLoadWorker<va::Model>(
+              info.Env(), "instructedit.vaeLoad", std::move(a),
+              [config, source] { return va::Model::create(va::Config::from_json(config, source)); },
+              [](va::Model& m, const ie::safetensors::Reader& r) { m.load(r); }, VAEWrap::Wrap))
+      ->Start();
 }
 
 }  // namespace

@@ -87,6 +87,15 @@ def make(case):
             return (qt / q0) * x - (at * (torch.exp(-h) - 1.0)) * x0 - 0.5 * (at * (torch.exp(-h) - 1.0)) * d1, x0
 
         return dpm
+    if kind == "guidance":
+        # diffusers' pix2pix CFG: chunk(3), then the expression (as the pipeline writes it)
+        eps = rn(*case["shape"])
+
+        def cfg():
+            t, i, u = eps.chunk(3)
+            return u + 7.5 * (t - i) + 1.5 * (i - u)
+
+        return cfg
     if kind == "groupnorm_silu":
         x = rn(case["batch"], case["c"], case["h"], case["h"])
         gm, bt = rn(case["c"]), rn(case["c"])

@@ -45,6 +45,7 @@ inline std::vector<float> host(const ie::Tensor& t) {
 inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
     num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
     den += double(b[i]) * b[i];
   }
