@@ -398,6 +398,17 @@ Napi::Value SumToShape(const CI& info) {
   return run(info, [&](Napi::Env env) { return W(env, ie::ops::sum_to_shape(dy, shape)); });
 }
 
+// assign(dst, src, accumulate): dst = src (or +=), in place; dst may be a view (of a flat buffer).
+Napi::Value Assign(const CI& info) {
+  const Tensor& dst = tensor_arg(info, 0, "assign", "dst");
+  const Tensor& src = tensor_arg(info, 1, "assign", "src");
+  bool acc = bool_arg(info, 2, "assign", "accumulate");
+  return run(info, [&](Napi::Env env) {
+    ie::ops::assign(dst, src, acc);
+    return env.Undefined();
+  });
+}
+
 Napi::Value Concat(const CI& info) {
   auto xs = tensor_list_arg(info, 0, "concat", "tensors");
   int64_t axis = int_arg(info, 1, "concat", "axis");
@@ -413,6 +424,69 @@ Napi::Value Split(const CI& info) {
     Napi::Array a = Napi::Array::New(env, parts.size());
     for (size_t i = 0; i < parts.size(); ++i) a[uint32_t(i)] = W(env, parts[i]);
     return a;
+  });
+}
+
+// tripletLoss(pred, target, keep: Uint8Array, margin, weight, mseWeight, hingeCap, gradScale, l2, stopGradPos)
+//   -> { grad, stats }
+Napi::Value TripletLoss(const CI& info) {
+  const char* op = "tripletLoss";
+  const Tensor& p = tensor_arg(info, 0, op, "pred");
+  const Tensor& t = tensor_arg(info, 1, op, "target");
+  if (info.Length() < 3 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    type_error(info.Env(), std::string(op) + ": mask must be a Uint8Array");
+  Napi::Uint8Array k = info[2].As<Napi::Uint8Array>();
+  std::vector<uint8_t> keep(k.Data(), k.Data() + k.ElementLength());
+  ie::ops::TripletLossOptions o;
+  o.margin = number_arg(info, 3, op, "margin");
+  o.weight = number_arg(info, 4, op, "weight");
+  o.mse_weight = number_arg(info, 5, op, "mseWeight");
+  o.hinge_cap = number_arg(info, 6, op, "hingeThreshold");
+  o.grad_scale = number_arg(info, 7, op, "gradScale");
+  o.l2 = bool_arg(info, 8, op, "l2");
+  o.stop_grad_positive = bool_arg(info, 9, op, "stopGradPositive");
+  return run(info, [&](Napi::Env env) {
+    ie::ops::TripletLossOut r = ie::ops::triplet_loss(p, t, keep, o);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("grad", W(env, r.grad));
+    out.Set("stats", W(env, r.stats));
+    return out;
+  });
+}
+
+// adamwStep(params, grads, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
+Napi::Value AdamwStep(const CI& info) {
+  const char* op = "adamwStep";
+  const Tensor& p = tensor_arg(info, 0, op, "params");
+  const Tensor& g = tensor_arg(info, 1, op, "grads");
+  const Tensor& m = tensor_arg(info, 2, op, "m");
+  const Tensor& v = tensor_arg(info, 3, op, "v");
+  ie::ops::AdamWOptions o;
+  o.lr = number_arg(info, 4, op, "lr");
+  o.beta1 = number_arg(info, 5, op, "beta1");
+  o.beta2 = number_arg(info, 6, op, "beta2");
+  o.eps = number_arg(info, 7, op, "eps");
+  o.weight_decay = number_arg(info, 8, op, "weightDecay");
+  o.step = int_arg(info, 9, op, "step");
+  o.grad_scale = number_arg(info, 10, op, "gradScale");
+  return run(info, [&](Napi::Env env) {
+    ie::ops::adamw_step(p, g, m, v, o);
+    return env.Undefined();
+  });
+}
+
+Napi::Value SumSquares(const CI& info) {
+  const Tensor& x = tensor_arg(info, 0, "sumSquares", "x");
+  return run(info, [&](Napi::Env env) { return W(env, ie::ops::sum_squares(x)); });
+}
+
+Napi::Value EmaUpdate(const CI& info) {
+  const Tensor& e = tensor_arg(info, 0, "emaUpdate", "ema");
+  const Tensor& p = tensor_arg(info, 1, "emaUpdate", "params");
+  double decay = number_arg(info, 2, "emaUpdate", "decay");
+  return run(info, [&](Napi::Env env) {
+    ie::ops::ema_update(e, p, decay);
+    return env.Undefined();
   });
 }
 
@@ -473,9 +547,14 @@ void register_ops(Napi::Env env, Napi::Object exports) {
       {"reduce", Reduce},
       {"reduceBackward", ReduceBackward},
       {"sumToShape", SumToShape},
+      {"assign", Assign},
       {"concat", Concat},
       {"split", Split},
       {"mseLoss", MseLoss},
+      {"tripletLoss", TripletLoss},
+      {"adamwStep", AdamwStep},
+      {"sumSquares", SumSquares},
+      {"emaUpdate", EmaUpdate},
       {"mseLossBackward", MseLossBackward},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));

@@ -61,3 +61,6 @@ export { Editor, SCHEDULER_NAMES, type EditorOptions, type EditOptions, type Edi
 export { EditResult, type RawImage } from './pipeline/result';
 export { denoise, type DenoiseArgs, type DenoiseProgress } from './pipeline/denoise';
 export { prepareImage, fitSize, type ImageInput, type PrepareImageOptions, type PreparedImage } from './image';
+export { Trainer, type TrainerOptions, type TripletOptions, type TrainBatch, type StepResult, type TrainerState, type LRSchedule } from './train/trainer';
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type CheckpointState, type SaveCheckpointOptions } from './train/checkpoint';
+export { BatchEncoder, disposeTrainBatch, type ImageTextBatch, type BatchEncoderOptions } from './train/encode';

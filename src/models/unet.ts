@@ -154,6 +154,19 @@ export class UNet2DConditionModel {
     return new Tensor(g);
   }
 
+  /**
+   * Views by parameter name into any flat float32 buffer with this model's layout (e.g. an EMA
+   * copy or optimizer moments), as parameters() does for the model's own buffer.
+   */
+  viewsOf(flat: Tensor): Map<string, Tensor> {
+    const op = 'UNet.viewsOf';
+    const n = this.flatParameters().shape[0];
+    if (!(flat instanceof Tensor) || flat.dtype !== 'float32' || flat.shape.length !== 1 || flat.shape[0] !== n) {
+      throw new TypeError(`${op}: expected a float32 tensor [${n}] with the parameters' layout`);
+    }
+    return this.#views(h(flat, op, 'flat') as NativeTensor & { view(o: number, s: number[]): NativeTensor }, 'viewsOf');
+  }
+
   /** Name, shape and element offset of each parameter in the flat buffers. */
   parameterLayout(): { name: string; shape: number[]; offset: number }[] {
     return this.#info.names.map((name, i) => ({ name, shape: this.#info.shapes[i].slice(), offset: this.#info.offsets[i] }));

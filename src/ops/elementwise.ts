@@ -72,3 +72,12 @@ export function meanBackward(dy: Tensor, inputShape: Shape, options: ReduceOptio
 export function sumToShape(dy: Tensor, shape: Shape): Tensor {
   return T(native.sumToShape(h(dy, 'sumToShape', 'dy'), checkShape(shape, 'sumToShape')));
 }
+
+/**
+ * Copies src into dst in place (or adds it with `accumulate`): same element count, both float32.
+ * dst may be a view, e.g. one parameter of a model's flat buffer.
+ */
+export function assign(dst: Tensor, src: Tensor, options: { accumulate?: boolean } = {}): void {
+  checkOptions(options, ['accumulate'], 'assign');
+  native.assign(h(dst, 'assign', 'dst'), h(src, 'assign', 'src'), options.accumulate === true);
+}

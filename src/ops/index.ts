@@ -10,3 +10,5 @@ export * from './elementwise';
 export * from './shape';
 export * from './loss';
 export * from './guidance';
+export * from './triplet';
+export * from './optimizer';

@@ -119,6 +119,37 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // scalar (shape [])
 Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& dloss);
 
+// ---- SuperEdit triplet loss (fused with the InstructPix2Pix MSE) ----
+struct TripletLossOptions {
+  double margin = 5e-4;     // relu(d_pos − d_neg + margin)
+  double weight = 1.0;      // loss = mse_weight·mse(pos, ε) + weight·triplet
+  double mse_weight = 1.0;
+  double hinge_cap = 0;     // > 0: each sample's hinge is capped there (no gradient above it)
+  double grad_scale = 1.0;  // multiplies the returned gradient (e.g. 1/accumulation steps)
+  bool l2 = false;          // distance: per-sample L2 norm instead of the mean square
+  bool stop_grad_positive = false;  // the triplet term sends no gradient into pos
+};
+struct TripletLossOut {
+  Tensor grad;   // d loss / d pred, [2B, ...]
+  Tensor stats;  // float32 [4 + 3B]: loss, mse, triplet, counted, d_pos[B], d_neg[B], active[B]
+};
+// pred [2B, ...] = [pos; neg], target [B, ...] (ε or v). keep[b] = 0 excludes sample b from the
+// triplet mean (its text condition was dropped); the triplet is the mean over kept samples.
+TripletLossOut triplet_loss(const Tensor& pred, const Tensor& target, const std::vector<uint8_t>& keep,
+                            const TripletLossOptions& o);
+
+// ---- optimizer (flat float32 buffers of equal length, in place) ----
+struct AdamWOptions {
+  double lr = 1e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
+  int64_t step = 1;         // 1-based: the bias corrections use β^step
+  double grad_scale = 1.0;  // applied to the gradient on the fly (clipping, loss scaling)
+};
+void adamw_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWOptions& o);
+// float32 [2]: Σ x² (accumulated in double, deterministic) and 1 if every element is finite else 0.
+Tensor sum_squares(const Tensor& x);
+// ema += (1 − decay)·(params − ema)
+void ema_update(const Tensor& ema, const Tensor& params, double decay);
+
 // ---- guidance ----
 // InstructPix2Pix two-way classifier-free guidance: eps [3B, ...] holds the UNet outputs for
 // [text+image, image only, neither]; returns u + s_text·(t − i) + s_image·(i − u), [B, ...].

@@ -1,5 +1,6 @@
 #include "models/common/params.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ie/allocator.h"
@@ -20,6 +21,16 @@ void ParamStore::allocate(Device device) {
   index.clear();
   for (size_t i = 0; i < table.infos.size(); ++i) index[table.infos[i].name] = int(i);
   flat = Tensor::empty({table.total}, DType::F32, device);
+  // Zero the alignment gaps between parameters, so whole-buffer kernels (AdamW, EMA, norms) never
+  // meet uninitialised values there.
+  if (device.is_cpu()) {
+    float* f = flat.data<float>();
+    for (size_t i = 0; i < table.infos.size(); ++i) {
+      int64_t end = table.infos[i].offset + shape_numel(table.infos[i].shape);
+      int64_t next = i + 1 < table.infos.size() ? table.infos[i + 1].offset : table.total;
+      std::fill(f + end, f + next, 0.f);
+    }
+  }
   views.clear();
   for (const ParamInfo& p : table.infos) views.push_back(flat.view(p.offset, p.shape));
 }

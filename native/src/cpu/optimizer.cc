@@ -1,0 +1,63 @@
+#include "cpu/optimizer.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "ie/parallel.h"
+
+namespace ie::cpu::IE_ISA {
+
+// Same operation order as torch's single-tensor AdamW in float32 (torch 1.13, `_single_tensor_adamw`).
+void adamw_step(float* p, const float* g, float* m, float* v, int64_t n, const float* k) {
+  const float beta1 = k[0], one_b1 = k[1], beta2 = k[2], one_b2 = k[3], decay = k[4], step_size = k[5], sqrt_b2 = k[6],
+              eps = k[7], gscale = k[8];
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float gi = g[i] * gscale;
+      const float mi = beta1 * m[i] + one_b1 * gi;
+      const float vi = beta2 * v[i] + one_b2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      const float denom = std::sqrt(vi) / sqrt_b2 + eps;
+      p[i] = p[i] * decay - step_size * (mi / denom);
+    }
+  });
+}
+
+void sum_squares(const float* x, int64_t n, double* sum, int* finite) {
+  constexpr int64_t kBlock = 1 << 14;
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  double* part = static_cast<double*>(std::malloc(size_t(nb > 0 ? nb : 1) * sizeof(double)));
+  int* fin = static_cast<int*>(std::malloc(size_t(nb > 0 ? nb : 1) * sizeof(int)));
+  parallel_for(nb, 1, [&](int64_t bb, int64_t be) {
+    for (int64_t blk = bb; blk < be; ++blk) {
+      int64_t i = blk * kBlock, end = i + kBlock < n ? i + kBlock : n;
+      double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (; i + 8 <= end; i += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += double(x[i + j]) * double(x[i + j]);
+      double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; i < end; ++i) s += double(x[i]) * double(x[i]);
+      part[blk] = s;
+      fin[blk] = std::isfinite(s) ? 1 : 0;  // NaN/Inf anywhere makes the block's sum non-finite
+    }
+  });
+  double s = 0;
+  int f = 1;
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    s += part[blk];
+    f &= fin[blk];
+  }
+  std::free(part);
+  std::free(fin);
+  *sum = s;
+  *finite = f;
+}
+
+void ema_update(float* ema, const float* p, int64_t n, float decay) {
+  const float k = 1.0f - decay;
+  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) ema[i] += k * (p[i] - ema[i]);
+  });
+}
+
+}  // namespace ie::cpu::IE_ISA

@@ -1,0 +1,68 @@
+// Optimizer ops over flat buffers: fused AdamW, the squared norm with a finiteness flag (gradient
+// clipping and the non-finite guard), and the EMA of the weights.
+#include <array>
+#include <cmath>
+
+#include "cpu/optimizer.h"
+#include "ops/common.h"
+
+namespace ie::ops {
+using namespace detail;
+
+namespace {
+void require_flat_like(const Tensor& t, const Tensor& ref, const char* op, const char* arg) {
+  require_f32(t, op, arg);
+  require_cpu(t, op);
+  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
+  IE_CHECK(t.numel() == ref.numel(), op, ": ", arg, " has ", t.numel(), " elements, the parameters ", ref.numel());
+}
+}  // namespace
+
+void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const AdamWOptions& o) {
+  const char* op = "adamwStep";
+  require_flat_like(p, p, op, "params");
+  require_flat_like(g, p, op, "grads");
+  require_flat_like(m, p, op, "m");
+  require_flat_like(v, p, op, "v");
+  for (double x : {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.grad_scale}) require_finite(x, op, "an option");
+  IE_CHECK(o.lr >= 0, op, ": lr must be >= 0, got ", o.lr);
+  IE_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, op, ": betas must be in [0, 1), got ", o.beta1,
+           ", ", o.beta2);
+  IE_CHECK(o.eps > 0, op, ": eps must be > 0, got ", o.eps);
+  IE_CHECK(o.weight_decay >= 0, op, ": weightDecay must be >= 0, got ", o.weight_decay);
+  IE_CHECK(o.step >= 1, op, ": step must be >= 1 (1-based), got ", o.step);
+  const double bias1 = 1.0 - std::pow(o.beta1, double(o.step)), bias2 = 1.0 - std::pow(o.beta2, double(o.step));
+  const std::array<float, 9> k{float(o.beta1), float(1.0 - o.beta1), float(o.beta2), float(1.0 - o.beta2),
+                               float(1.0 - o.lr * o.weight_decay), float(o.lr / bias1), float(std::sqrt(bias2)),
+                               float(o.eps), float(o.grad_scale)};
+  launch(p.device(), [=] {
+    cpu::adamw_step(p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel(), k.data());
+  });
+}
+
+Tensor sum_squares(const Tensor& x) {
+  const char* op = "sumSquares";
+  require_f32(x, op, "x");
+  require_cpu(x, op);
+  IE_CHECK(x.is_contiguous(), op, ": x must be contiguous");
+  Tensor out = Tensor::empty({2}, DType::F32, x.device());
+  launch(x.device(), [=] {
+    double s = 0;
+    int finite = 1;
+    cpu::sum_squares(x.data<float>(), x.numel(), &s, &finite);
+    out.data<float>()[0] = float(s);
+    out.data<float>()[1] = float(finite);
+  });
+  return out;
+}
+
+void ema_update(const Tensor& ema, const Tensor& p, double decay) {
+  const char* op = "emaUpdate";
+  require_flat_like(p, p, op, "params");
+  require_flat_like(ema, p, op, "ema");
+  require_finite(decay, op, "decay");
+  IE_CHECK(decay >= 0 && decay <= 1, op, ": decay must be in [0, 1], got ", decay);
+  launch(p.device(), [=] { cpu::ema_update(ema.data<float>(), p.data<float>(), p.numel(), float(decay)); });
+}
+
+}  // namespace ie::ops
