@@ -61,3 +61,27 @@ export { Editor, SCHEDULER_NAMES, type EditorOptions, type EditOptions, type Edi
 export { EditResult, type RawImage } from './pipeline/result';
 export { denoise, type DenoiseArgs, type DenoiseProgress } from './pipeline/denoise';
 export { prepareImage, fitSize, type ImageInput, type PrepareImageOptions, type PreparedImage } from './image';
+export {
+  EditDataset,
+  DataLoader,
+  DataError,
+  createDataLoader,
+  readManifest,
+  type ManifestRecord,
+  type ManifestOptions,
+  type BadRecord,
+  type DataLoaderOptions,
+  type DataLoaderState,
+  type DataLoaderStats,
+  type EditBatch,
+  type ItemAugment,
+} from './train/data';
+export {
+  makeNegatives,
+  negativeEdits,
+  NEGATIVE_ATTRIBUTES,
+  NEGATIVE_WORDS,
+  type NegativeAttribute,
+  type NegativeEdit,
+  type NegativeOptions,
+} from './train/negatives';
