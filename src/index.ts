@@ -71,6 +71,7 @@ export {
   type ManifestOptions,
   type BadRecord,
   type DataLoaderOptions,
+  type ResolvedDataLoaderOptions,
   type DataLoaderState,
   type DataLoaderStats,
   type EditBatch,

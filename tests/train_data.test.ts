@@ -345,6 +345,16 @@ describe('manifest and bad records', () => {
     expect(loader.dataset.skipped.at(-1)!.file).toBe(path.join(tmp, 'img', 'broken.png'));
   });
 
+  it('reads CRLF line ends and a leading BOM', async () => {
+    const file = path.join(tmp, 'crlf.jsonl');
+    fs.writeFileSync(file, '\uFEFF' + [rec(0), rec(2)].join('\r\n') + '\r\n');
+    const { records } = await readManifest(file);
+    expect(records.map((r) => [r.line, r.instruction, r.source])).toEqual([
+      [1, INSTRUCTIONS[0], path.join(tmp, 'img', 's0.png')],
+      [2, INSTRUCTIONS[2], path.join(tmp, 'img', 's2.png')],
+    ]);
+  });
+
   it('a dataset with nothing usable is an error, not an empty loop', async () => {
     const none = writeManifest('none.jsonl', [cases[0][1]]);
     await expect(EditDataset.fromManifest(none, { onBadRecord: 'skip', onSkip: () => {} })).rejects.toThrow(/no usable records \(1 skipped\)/);
@@ -435,6 +445,7 @@ describe('makeNegatives', () => {
     expect(negativeEdits('Make it stormy')).toEqual([{ text: 'Do not make it stormy', attribute: 'negation', from: '', to: 'do not' }]);
     expect(makeNegatives('turn it into a painting')).toEqual(['do not turn it into a painting']);
     expect(makeNegatives("Don't change anything")).toEqual(['Change anything']);
+    expect(makeNegatives('NASA style please')).toEqual(['Do not NASA style please']);
     expect(makeNegatives('make it stormy', { attributes: ['colour'], count: 4 })).toEqual(['do not make it stormy']);
     // an instruction whose only listed word is filtered out falls back too
     expect(makeNegatives('make it red', { attributes: ['object'] })).toEqual(['do not make it red']);

@@ -175,7 +175,8 @@ export async function readManifest(manifestPath: string, options: ManifestOption
   const dir = path.dirname(path.resolve(manifestPath));
   // Parse every line first, then stat the files in parallel chunks (a network file system is slow per call).
   const parsed: (BadRecord | { record: ManifestRecord; given: [string, string] })[] = [];
-  text.split(/\r?\n/).forEach((l, i) => {
+  // a BOM (Windows editors write one) is not part of line 1's JSON
+  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((l, i) => {
     if (l.trim() === '') return;
     const r = parseRecord(l, i + 1, dir);
     parsed.push(typeof r === 'string' ? { manifest: manifestPath, line: i + 1, reason: r } : r);
@@ -345,7 +346,8 @@ export interface DataLoaderStats {
   waitMs: number;
 }
 
-interface Resolved {
+/** DataLoaderOptions with every default filled in (`loader.options`). */
+export interface ResolvedDataLoaderOptions {
   batchSize: number;
   resolution: number;
   resize: [number, number];
@@ -362,7 +364,7 @@ interface Resolved {
 
 const LOADER_KEYS = ['batchSize', 'resolution', 'resize', 'crop', 'flipProbability', 'shuffle', 'seed', 'epochs', 'dropLast', 'prefetch', 'concurrency', 'device'];
 
-function resolveOptions(o: DataLoaderOptions, op: string): Resolved {
+function resolveOptions(o: DataLoaderOptions, op: string): ResolvedDataLoaderOptions {
   checkOptions(o, LOADER_KEYS, op);
   const resolution = o.resolution === undefined ? 256 : integer(o.resolution, op, 'resolution', 8);
   if (resolution % 8) throw new RangeError(`${op}: resolution must be a multiple of 8 (the VAE's downscale), got ${resolution}`);
@@ -458,7 +460,7 @@ class Signal {
 export class DataLoader implements AsyncIterable<EditBatch> {
   readonly dataset: EditDataset;
   /** The options with their defaults filled in. */
-  readonly options: Readonly<Resolved>;
+  readonly options: Readonly<ResolvedDataLoaderOptions>;
   private epoch = 0;
   private position = 0;
   private run: Run | null = null;

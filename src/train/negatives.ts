@@ -153,9 +153,11 @@ function negation(instruction: string): NegativeEdit {
     return { text: matchCase(m[1][0], rest[0]) + rest.slice(1), attribute: 'negation', from: '', to: '' };
   }
   const body = instruction.trimStart();
-  const upper = body[0] !== body[0].toLowerCase();
-  const text = `${upper ? 'Do not' : 'do not'} ${upper && body[1] === body[1]?.toLowerCase() ? body[0].toLowerCase() + body.slice(1) : body}`;
-  return { text, attribute: 'negation', from: '', to: 'do not' };
+  const capital = body[0] !== body[0].toLowerCase();
+  // "Make it …" → "Do not make it …", but an acronym keeps its case ("NASA …" → "Do not NASA …")
+  const acronym = body.length > 1 && body[1] !== body[1].toLowerCase();
+  const lowered = capital && !acronym ? body[0].toLowerCase() + body.slice(1) : body;
+  return { text: `${capital ? 'Do not' : 'do not'} ${lowered}`, attribute: 'negation', from: '', to: 'do not' };
 }
 
 /**
