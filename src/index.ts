@@ -64,3 +64,28 @@ export { prepareImage, fitSize, type ImageInput, type PrepareImageOptions, type 
 export { Trainer, type TrainerOptions, type TripletOptions, type TrainBatch, type StepResult, type TrainerState, type LRSchedule } from './train/trainer';
 export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type CheckpointState, type SaveCheckpointOptions } from './train/checkpoint';
 export { BatchEncoder, disposeTrainBatch, type ImageTextBatch, type BatchEncoderOptions } from './train/encode';
+export {
+  EditDataset,
+  DataLoader,
+  DataError,
+  createDataLoader,
+  readManifest,
+  type ManifestRecord,
+  type ManifestOptions,
+  type BadRecord,
+  type DataLoaderOptions,
+  type ResolvedDataLoaderOptions,
+  type DataLoaderState,
+  type DataLoaderStats,
+  type EditBatch,
+  type ItemAugment,
+} from './train/data';
+export {
+  makeNegatives,
+  negativeEdits,
+  NEGATIVE_ATTRIBUTES,
+  NEGATIVE_WORDS,
+  type NegativeAttribute,
+  type NegativeEdit,
+  type NegativeOptions,
+} from './train/negatives';
