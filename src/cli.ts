@@ -7,10 +7,12 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Editor, EditProgress, SCHEDULER_NAMES } from './editor';
+import { readTrainConfig, runTraining } from './train/run';
 import type { SchedulerShortName } from './schedulers';
 
 const USAGE = `Usage:
   instructedit edit --model DIR --image IN --instruction TEXT --out OUT [options]
+  instructedit train --config train.json [--quiet]
 
 Edit an image as an instruction says, with an InstructPix2Pix pipeline folder (diffusers layout).
 
@@ -29,6 +31,12 @@ Options:
   --threads N            CPU threads (default: all cores)
   --variant NAME         weights variant, e.g. fp16
   --quiet                no progress bar
+
+train: fine-tune a pipeline's UNet (InstructPix2Pix + SuperEdit's triplet loss) as train.json says
+  (model, data, output, steps, batchSize, lr, triplet, checkpointEvery, sampleEvery, ... — see the
+  README). Resumes from OUTPUT/latest; Ctrl-C writes a checkpoint and exits. Metrics go to
+  OUTPUT/metrics.jsonl.
+
   -h, --help             this help
   -v, --version          the package version`;
 
@@ -141,6 +149,49 @@ async function edit(argv: string[]): Promise<void> {
   }
 }
 
+async function train(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false,
+    options: { config: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.config === undefined) throw new UsageError('--config is required');
+  if (!existsSync(values.config)) throw new UsageError(`--config: ${values.config} does not exist`);
+  const config = readTrainConfig(values.config); // config errors before anything loads
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130); // a second Ctrl-C: stop without the checkpoint
+    process.stderr.write('\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const tty = process.stderr.isTTY === true && !values.quiet;
+  try {
+    const r = await runTraining(config, {
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (values.quiet) return;
+        if (p.event) {
+          process.stderr.write(`${tty ? '\n' : ''}${p.event}: ${p.detail ?? ''}\n`);
+          return;
+        }
+        const res = p.result;
+        if (!res || !res.updated) return;
+        const eta = Number.isFinite(p.etaSeconds) ? `${Math.round(p.etaSeconds)}s` : '?';
+        const line = `step ${p.step}/${p.steps} loss ${res.loss.toFixed(4)} (mse ${res.mse.toFixed(4)} triplet ${res.triplet.toFixed(4)}) ` +
+          `lr ${res.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(2)} it/s ETA ${eta}${res.skipped ? ` SKIPPED (${res.skipReason})` : ''}`;
+        process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      },
+    });
+    if (!values.quiet) process.stderr.write(`${tty ? '\n' : ''}${r.interrupted ? 'interrupted' : 'done'} at step ${r.step}; checkpoints in ${r.output}\n`);
+    return r.interrupted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -153,7 +204,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${require('../package.json').version}\n`);
       return 0;
     }
-    if (cmd !== 'edit') throw new UsageError(`unknown command '${cmd}' (commands: edit)`);
+    if (cmd === 'train') return await train(rest);
+    if (cmd !== 'edit') throw new UsageError(`unknown command '${cmd}' (commands: edit, train)`);
     await edit(rest);
     return 0;
   } catch (e) {

@@ -89,3 +89,4 @@ export {
   type NegativeEdit,
   type NegativeOptions,
 } from './train/negatives';
+export { runTraining, readTrainConfig, type TrainConfig, type TrainProgress, type RunTrainingOptions } from './train/run';
