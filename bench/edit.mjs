@@ -12,10 +12,11 @@
 // `npm run bench -- unet` writes to bench/.cache/unet_sd15_random (generated here when missing).
 // Writes bench/results/edit-<timestamp>.json.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureUnetWeights, findTorchPython } from './common/setup.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -31,22 +32,8 @@ const log = (s) => process.stderr.write(`${s}\n`);
 const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
 const unetDir = path.join(here, '.cache', 'unet_sd15_random');
 
-function python() {
-  for (const py of [process.env.INSTRUCTEDIT_TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean)) {
-    if (spawnSync(py, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0) return py;
-  }
-  return null;
-}
-const py = python();
-if (!existsSync(path.join(unetDir, 'diffusion_pytorch_model.safetensors'))) {
-  if (!py) {
-    console.error('the UNet weights are missing and generating them needs python3-torch');
-    process.exit(2);
-  }
-  log('setup: writing the random-weight SD1.5-size UNet (once, ~20 s, 3.4 GB)');
-  const r = spawnSync(py, [path.join(here, 'peers', 'make_unet_weights.py'), '--out', unetDir], { stdio: 'inherit', env });
-  if (r.status !== 0) process.exit(1);
-}
+const py = findTorchPython();
+ensureUnetWeights(here, unetDir, py, env);
 
 function measure(who, size) {
   const job = { unet_dir: unetDir, threads, size, steps: stepsFor[size] ?? 4, iters, warmup: 1 };

@@ -68,6 +68,19 @@ for (const h of quick ? [64] : [64, 128]) {
   cases.push({ id: `pix2pix guidance 4x${h}px`, kind: 'guidance', shape: [3, 4, h, h], bytes: 16 * n });
 }
 cases.push({ id: 'groupnorm+silu 320ch 64px b3', kind: 'groupnorm_silu', batch: 3, c: 320, h: 64, groups: 32, bytes: 2 * 3 * 320 * 64 * 64 * 4 });
+// Training: the fused triplet+MSE loss with its gradient (bytes: read ε, pos, neg, write both grads)
+// vs SuperEdit's released formula through torch autograd; the optimizer passes over a flat
+// parameter buffer vs torch.optim.AdamW(foreach) / vector_norm / diffusers' EMA update.
+for (const [b, h] of quick ? [[16, 64]] : [[2, 32], [16, 64]]) {
+  const n = b * 4 * h * h;
+  cases.push({ id: `train triplet loss fwd+bwd 4x${h}px b${b}`, kind: 'triplet', b, shape: [4, h, h], bytes: 20 * n });
+}
+for (const n of quick ? [1e7] : [1e7, 1e8]) {
+  const m = `${n / 1e6}M`;
+  cases.push({ id: `train adamw step ${m}`, kind: 'adamw', n, bytes: 28 * n });
+  cases.push({ id: `train grad sum of squares ${m}`, kind: 'sumsq', n, bytes: 4 * n });
+  cases.push({ id: `train ema update ${m}`, kind: 'ema', n, bytes: 12 * n });
+}
 if (opt('only')) cases.splice(0, cases.length, ...cases.filter((c) => c.id.includes(opt('only'))));
 
 // --- our side -------------------------------------------------------------------------------------
@@ -129,6 +142,28 @@ function setup(c) {
     case 'guidance': {
       const e = rn(c.shape);
       return () => ops.pix2pixGuidance(e, 7.5, 1.5).dispose();
+    }
+    case 'triplet': {
+      const t = rn([c.b, ...c.shape]), x = rn([2 * c.b, ...c.shape]);
+      const mask = Array.from({ length: c.b }, (_, i) => (i % 4 === 3 ? 0 : 1));
+      return () => {
+        const r = ops.tripletLoss(x, t, { mask });
+        r.grad.dispose();
+        r.stats.dispose();
+      };
+    }
+    case 'adamw': {
+      const p = rn([c.n]), g = rn([c.n], 0.01), m = ie.zeros([c.n]), v = ie.zeros([c.n]);
+      let step = 0;
+      return () => ops.adamwStep(p, g, m, v, { lr: 1e-4, step: ++step });
+    }
+    case 'sumsq': {
+      const g = rn([c.n]);
+      return () => ops.sumSquares(g).dispose();
+    }
+    case 'ema': {
+      const e = rn([c.n]), p = rn([c.n]);
+      return () => ops.emaUpdate(e, p, 0.9999);
     }
     case 'groupnorm_silu': {
       const x = rn([c.batch, c.c, c.h, c.h]), g = rn([c.c]), b = rn([c.c]);

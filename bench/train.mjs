@@ -10,10 +10,11 @@
 // process; the two never run at once. Needs bench/.cache/unet_sd15_random (made by `npm run bench --
 // unet`, or here when missing). Writes bench/results/train-<timestamp>.json.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureUnetWeights, findTorchPython } from './common/setup.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -29,21 +30,8 @@ const job = {
 const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
 const log = (s) => process.stderr.write(`${s}\n`);
 
-function python() {
-  for (const py of [process.env.INSTRUCTEDIT_TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean)) {
-    if (spawnSync(py, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0) return py;
-  }
-  return null;
-}
-const py = python();
-if (!existsSync(path.join(job.unet_dir, 'diffusion_pytorch_model.safetensors'))) {
-  if (!py) {
-    console.error('the UNet weights are missing and generating them needs python3-torch');
-    process.exit(2);
-  }
-  log('setup: writing the random-weight SD1.5-size UNet (once, ~20 s, 3.4 GB)');
-  if (spawnSync(py, [path.join(here, 'peers', 'make_unet_weights.py'), '--out', job.unet_dir], { stdio: 'inherit', env }).status !== 0) process.exit(1);
-}
+const py = findTorchPython();
+ensureUnetWeights(here, job.unet_dir, py, env);
 
 function measure(who) {
   const cmd = who === 'torch' ? [py, path.join(here, 'peers', 'torch_train.py'), JSON.stringify(job)]

@@ -441,7 +441,7 @@ Napi::Value TripletLoss(const CI& info) {
   o.margin = number_arg(info, 3, op, "margin");
   o.weight = number_arg(info, 4, op, "weight");
   o.mse_weight = number_arg(info, 5, op, "mseWeight");
-  o.hinge_cap = number_arg(info, 6, op, "hingeThreshold");
+  o.threshold = number_arg(info, 6, op, "hingeThreshold");
   o.grad_scale = number_arg(info, 7, op, "gradScale");
   o.l2 = bool_arg(info, 8, op, "l2");
   o.stop_grad_positive = bool_arg(info, 9, op, "stopGradPositive");

@@ -73,12 +73,14 @@ describe.skipIf(!haveParity || !fs.existsSync(cli))('instructedit train', () => 
   it('Ctrl-C finishes the step, writes a checkpoint and exits 130', async () => {
     const child = spawn(process.execPath, [cli, 'train', '--config', config('sigint', { steps: 100000, sampleEvery: 0, checkpointEvery: 0 })], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    await new Promise<void>((resolve) => {
+    const started = await new Promise<boolean>((resolve) => {
       child.stderr.on('data', (d) => {
         err += d;
-        if (/step \d+\/100000/.test(err)) resolve();
+        if (/step \d+\/100000/.test(err)) resolve(true);
       });
+      child.once('exit', () => resolve(false)); // failed before its first step
     });
+    expect(started, err).toBe(true);
     child.kill('SIGINT');
     const code = await new Promise((r) => child.once('exit', r));
     expect(code, err).toBe(130);

@@ -100,6 +100,37 @@ def make(case):
         x = rn(case["batch"], case["c"], case["h"], case["h"])
         gm, bt = rn(case["c"]), rn(case["c"])
         return lambda: F.silu(F.group_norm(x, case["groups"], gm, bt, 1e-5))
+    if kind == "triplet":
+        # SuperEdit's released loss (mse distance) and its gradient through autograd
+        B = case["b"]
+        target = rn(B, *case["shape"])
+        pred = rn(2 * B, *case["shape"])
+        mask = torch.tensor([0.0 if i % 4 == 3 else 1.0 for i in range(B)])
+
+        def triplet():
+            with torch.enable_grad():
+                x = pred.detach().requires_grad_(True)
+                pos, neg = torch.chunk(x, 2, dim=0)
+                dp = F.mse_loss(pos, target, reduction="none").mean(dim=[1, 2, 3])
+                dn = F.mse_loss(neg, target, reduction="none").mean(dim=[1, 2, 3])
+                tl = torch.relu(dp - dn + 5e-4)
+                tl = (tl * mask).sum() / (mask.sum() + 1e-8)
+                loss = F.mse_loss(pos, target) + tl
+                return torch.autograd.grad(loss, x)
+
+        return triplet
+    if kind == "adamw":
+        p = torch.nn.Parameter(rn(int(case["n"])))
+        p.grad = rn(int(case["n"])) * 0.01
+        opt = torch.optim.AdamW([p], lr=1e-4, foreach=True)
+        return opt.step
+    if kind == "sumsq":
+        g = rn(int(case["n"]))
+        # clip_grad_norm_'s reduction (float32 accumulation; its non-finite check is on this total)
+        return lambda: torch.linalg.vector_norm(g)
+    if kind == "ema":
+        e, p = rn(int(case["n"])), rn(int(case["n"]))
+        return lambda: e.sub_(1e-4 * (e - p))  # diffusers' EMAModel.step
     raise ValueError(kind)
 
 

@@ -14,7 +14,10 @@ export interface TripletLossOptions {
   /** loss = mseWeight·mse(pos, target) + weight·triplet; defaults 1 and 1. */
   weight?: number;
   mseWeight?: number;
-  /** Caps each sample's hinge at this value (no gradient above it); default none. */
+  /**
+   * SuperEdit's `--triplet_loss_threshold` (default 0): a sample whose hinge is below it contributes
+   * nothing (no loss, no gradient) but still counts in the mean's denominator.
+   */
   hingeThreshold?: number;
   /** Multiplies the returned gradient (e.g. 1/accumulation steps); default 1. */
   gradScale?: number;
@@ -62,7 +65,7 @@ export function tripletLoss(pred: Tensor, target: Tensor, options: TripletLossOp
   const distance = options.distance ?? 'mse';
   if (distance !== 'mse' && distance !== 'l2') throw new RangeError(`${op}: distance must be 'mse' or 'l2', got '${String(distance)}'`);
   const cap = options.hingeThreshold === undefined ? 0 : finiteNumber(options.hingeThreshold, op, 'hingeThreshold');
-  if (options.hingeThreshold !== undefined && !(cap > 0)) throw new RangeError(`${op}: hingeThreshold must be > 0`);
+  if (!(cap >= 0)) throw new RangeError(`${op}: hingeThreshold must be >= 0`);
   const r = native.tripletLoss(
     h(pred, op, 'pred'), h(target, op, 'target'), mask,
     finiteNumber(options.margin ?? 5e-4, op, 'margin'), finiteNumber(options.weight ?? 1, op, 'weight'),

@@ -24,7 +24,7 @@ export interface TripletOptions {
   startStep?: number;
   /** Per-sample distance: mean square (default, SuperEdit's release) or the L2 norm (earlier code). */
   distance?: 'mse' | 'l2';
-  /** Cap on each sample's hinge (optional). */
+  /** SuperEdit's --triplet_loss_threshold: hinges below it are zeroed (default 0 = off). */
   hingeThreshold?: number;
   /** No triplet gradient into the positive branch (it still gets the MSE gradient). Default false. */
   stopGradPositive?: boolean;

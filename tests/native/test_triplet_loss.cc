@@ -17,7 +17,8 @@ struct Ref {
   std::vector<double> dpos, dneg, active, grad;
 };
 
-// The definition, in double: loss = mse_w·mean((pos−ε)²) + w·mean_{kept b} clamp(relu(d_pos−d_neg+m), cap).
+// The definition, in double: loss = mse_w·mean((pos−ε)²) + w·Σ_{kept b} [h_b ≥ thr]·relu(h_b) / #kept,
+// h_b = d_pos − d_neg + margin (SuperEdit's released formula).
 // frozen_dpos: use these d_pos in the triplet term (a stop-gradient, for checking that option's
 // gradient against differences of the function it is the gradient of).
 Ref reference(const std::vector<double>& pred, const std::vector<double>& tgt, int64_t B, int64_t n,
@@ -41,12 +42,12 @@ Ref reference(const std::vector<double>& pred, const std::vector<double>& tgt, i
   double tri = 0;
   for (int64_t b = 0; b < B; ++b) {
     double dp = frozen_dpos ? (*frozen_dpos)[size_t(b)] : dist(sp[size_t(b)]), dn = dist(sn[size_t(b)]), h = dp - dn + o.margin;
-    bool active = keep[size_t(b)] && h > 0, capped = active && o.hinge_cap > 0 && h > o.hinge_cap;
-    if (active) tri += capped ? o.hinge_cap : h;
+    bool active = keep[size_t(b)] && h > 0 && h >= o.threshold;
+    if (active) tri += h;
     r.dpos.push_back(dp);
     r.dneg.push_back(dn);
     r.active.push_back(active ? 1 : 0);
-    double g = active && !capped ? o.weight / r.counted : 0;
+    double g = active ? o.weight / r.counted : 0;
     double cp = o.mse_weight * 2 / double(B * n) + (o.stop_grad_positive ? 0 : g * slope(sp[size_t(b)]));
     double cn = -g * slope(sn[size_t(b)]);
     for (int64_t i = 0; i < n; ++i) {
@@ -126,9 +127,9 @@ IE_TEST(triplet_loss, mse_distance_matches_float64_and_fd) {
   o.stop_grad_positive = true;
   check_case(4, 2, 50, o, {1, 1, 0, 1}, 720, "mse stop-grad positive");
   o = TripletLossOptions{};
-  o.hinge_cap = 0.05;
-  o.margin = 0.2;
-  check_case(4, 4, 64, o, {1, 1, 1, 1}, 730, "mse hinge cap");
+  o.margin = 0.3;      // hinges ≈ 0.54 (odd b) and ≈ 0.06 (even b)
+  o.threshold = 0.25;  // between them: the even samples are floored to 0
+  check_case(4, 4, 64, o, {1, 1, 1, 1}, 730, "mse hinge threshold");
 }
 
 IE_TEST(triplet_loss, l2_distance_matches_float64_and_fd) {

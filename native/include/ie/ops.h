@@ -124,7 +124,8 @@ struct TripletLossOptions {
   double margin = 5e-4;     // relu(d_pos − d_neg + margin)
   double weight = 1.0;      // loss = mse_weight·mse(pos, ε) + weight·triplet
   double mse_weight = 1.0;
-  double hinge_cap = 0;     // > 0: each sample's hinge is capped there (no gradient above it)
+  double threshold = 0;     // SuperEdit's --triplet_loss_threshold: a hinge below it is zeroed (no
+                            // loss, no gradient; the sample still counts in the mean)
   double grad_scale = 1.0;  // multiplies the returned gradient (e.g. 1/accumulation steps)
   bool l2 = false;          // distance: per-sample L2 norm instead of the mean square
   bool stop_grad_positive = false;  // the triplet term sends no gradient into pos

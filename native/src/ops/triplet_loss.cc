@@ -22,8 +22,8 @@ TripletLossOut triplet_loss(const Tensor& pred, const Tensor& target, const std:
   IE_CHECK(pred.shape() == want, op, ": pred must be [2B, ...] = [positive; negative] with target's [B, ...] = ",
            target.desc(), ", so ", shape_str(want), "; got ", pred.desc());
   IE_CHECK(int64_t(keep.size()) == B, op, ": mask has ", keep.size(), " entries for batch ", B);
-  for (double v : {o.margin, o.weight, o.mse_weight, o.grad_scale, o.hinge_cap}) require_finite(v, op, "an option");
-  IE_CHECK(o.hinge_cap >= 0, op, ": hingeThreshold must be >= 0, got ", o.hinge_cap);
+  for (double v : {o.margin, o.weight, o.mse_weight, o.grad_scale, o.threshold}) require_finite(v, op, "an option");
+  IE_CHECK(o.threshold >= 0, op, ": hingeThreshold must be >= 0, got ", o.threshold);
   const int64_t n = target.numel() / B;
   IE_CHECK(n >= 1, op, ": each sample must have at least one element, got ", target.desc());
   Tensor grad = Tensor::empty(pred.shape(), DType::F32, pred.device());
@@ -49,11 +49,11 @@ TripletLossOut triplet_loss(const Tensor& pred, const Tensor& target, const std:
     for (int64_t b = 0; b < B; ++b) {
       const double dp = dist(sp[size_t(b)]), dn = dist(sn[size_t(b)]);
       const double h = dp - dn + o.margin;
-      // relu'(0) = 0 as in PyTorch; above the cap the term is constant.
-      const bool active = keep[size_t(b)] && h > 0;
-      const bool capped = active && o.hinge_cap > 0 && h > o.hinge_cap;
-      if (active) tri += capped ? o.hinge_cap : h;
-      const double g = (active && !capped && counted > 0) ? o.weight / double(counted) : 0.0;
+      // relu'(0) = 0 as in PyTorch; a hinge below the threshold is masked out (SuperEdit's release:
+      // loss *= (loss >= threshold), the sample still in the denominator).
+      const bool active = keep[size_t(b)] && h > 0 && h >= o.threshold;
+      if (active) tri += h;
+      const double g = (active && counted > 0) ? o.weight / double(counted) : 0.0;
       cp[size_t(b)] = float(o.grad_scale * (o.mse_weight * 2.0 / N + (o.stop_grad_positive ? 0.0 : g * dslope(sp[size_t(b)]))));
       cn[size_t(b)] = float(o.grad_scale * (-g * dslope(sn[size_t(b)])));
       st[4 + b] = float(dp);
