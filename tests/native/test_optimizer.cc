@@ -84,7 +84,8 @@ IE_TEST(optimizer, ema_update_matches_float64) {
 }
 
 IE_TEST(optimizer, bad_arguments) {
-  ie::Tensor a = ie::ops::zeros({10}, ie::DType::F32, {}), b = ie::ops::zeros({9}, ie::DType::F32, {});
+  auto z = [](int64_t n) { return ie::ops::zeros({n}, ie::DType::F32, {}); };
+  ie::Tensor a = z(10), b = z(9), c = z(10), d = z(10), e = z(10);
   auto throws = [](const std::function<void()>& f, const char* needle) {
     try {
       f();
@@ -94,11 +95,32 @@ IE_TEST(optimizer, bad_arguments) {
     return false;
   };
   ie::ops::AdamWOptions o;
-  IE_EXPECT(throws([&] { ie::ops::adamw_step(a, b, a, a, o); }, "grads has 9 elements"), "length mismatch");
+  IE_EXPECT(throws([&] { ie::ops::adamw_step(a, b, d, e, o); }, "grads has 9 elements"), "length mismatch");
   o.beta1 = 1.0;
-  IE_EXPECT(throws([&] { ie::ops::adamw_step(a, a, a, a, o); }, "betas"), "beta 1 rejected");
+  IE_EXPECT(throws([&] { ie::ops::adamw_step(a, c, d, e, o); }, "betas"), "beta 1 rejected");
   o = ie::ops::AdamWOptions{};
   o.step = 0;
-  IE_EXPECT(throws([&] { ie::ops::adamw_step(a, a, a, a, o); }, "1-based"), "step 0 rejected");
-  IE_EXPECT(throws([&] { ie::ops::ema_update(a, a, 1.5); }, "decay"), "decay > 1 rejected");
+  IE_EXPECT(throws([&] { ie::ops::adamw_step(a, c, d, e, o); }, "1-based"), "step 0 rejected");
+  IE_EXPECT(throws([&] { ie::ops::ema_update(a, c, 1.5); }, "decay"), "decay > 1 rejected");
+}
+
+IE_TEST(optimizer, overlapping_buffers_are_rejected) {
+  ie::Tensor a = ie::ops::zeros({20}, ie::DType::F32, {});
+  ie::Tensor x = a.view(0, {10}), y = a.view(5, {10}), z = a.view(10, {10});
+  ie::ops::AdamWOptions o;
+  bool threw = false;
+  try {
+    ie::ops::adamw_step(x, z, y, ie::ops::zeros({10}, ie::DType::F32, {}), o);
+  } catch (const ie::Error& e) {
+    threw = std::string(e.what()).find("share memory") != std::string::npos;
+  }
+  IE_EXPECT(threw, "params overlapping m is rejected");
+  ie::ops::ema_update(x, z, 0.5);  // adjacent, not overlapping: fine
+  threw = false;
+  try {
+    ie::ops::ema_update(x, x, 0.5);
+  } catch (const ie::Error& e) {
+    threw = std::string(e.what()).find("share memory") != std::string::npos;
+  }
+  IE_EXPECT(threw, "ema == params is rejected");
 }

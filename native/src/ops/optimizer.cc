@@ -2,6 +2,8 @@
 // clipping and the non-finite guard), and the EMA of the weights.
 #include <array>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "cpu/optimizer.h"
 #include "ops/common.h"
@@ -16,6 +18,16 @@ void require_flat_like(const Tensor& t, const Tensor& ref, const char* op, const
   IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
   IE_CHECK(t.numel() == ref.numel(), op, ": ", arg, " has ", t.numel(), " elements, the parameters ", ref.numel());
 }
+// The kernels update in place and assume their buffers never overlap.
+void require_disjoint(const std::vector<std::pair<const Tensor*, const char*>>& ts, const char* op) {
+  for (size_t i = 0; i < ts.size(); ++i)
+    for (size_t j = i + 1; j < ts.size(); ++j) {
+      const char* a = static_cast<const char*>(ts[i].first->raw());
+      const char* b = static_cast<const char*>(ts[j].first->raw());
+      bool overlap = a < b + ts[j].first->nbytes() && b < a + ts[i].first->nbytes();
+      IE_CHECK(!overlap, op, ": ", ts[i].second, " and ", ts[j].second, " share memory; they must be separate buffers");
+    }
+}
 }  // namespace
 
 void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const AdamWOptions& o) {
@@ -24,6 +36,7 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
   require_flat_like(g, p, op, "grads");
   require_flat_like(m, p, op, "m");
   require_flat_like(v, p, op, "v");
+  require_disjoint({{&p, "params"}, {&g, "grads"}, {&m, "m"}, {&v, "v"}}, op);
   for (double x : {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.grad_scale}) require_finite(x, op, "an option");
   IE_CHECK(o.lr >= 0, op, ": lr must be >= 0, got ", o.lr);
   IE_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, op, ": betas must be in [0, 1), got ", o.beta1,
@@ -60,6 +73,7 @@ void ema_update(const Tensor& ema, const Tensor& p, double decay) {
   const char* op = "emaUpdate";
   require_flat_like(p, p, op, "params");
   require_flat_like(ema, p, op, "ema");
+  require_disjoint({{&ema, "ema"}, {&p, "params"}}, op);
   require_finite(decay, op, "decay");
   IE_CHECK(decay >= 0 && decay <= 1, op, ": decay must be in [0, 1], got ", decay);
   launch(p.device(), [=] { cpu::ema_update(ema.data<float>(), p.data<float>(), p.numel(), float(decay)); });
