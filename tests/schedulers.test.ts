@@ -178,6 +178,16 @@ describe('scheduler noise, clones and configs', () => {
     expect(() => createScheduler({ ...ddim, thresholding: true })).toThrow(/"thresholding" = true is not supported/);
     expect(() => createScheduler({ ...ddim, trained_betas: [0.1] })).toThrow(/trained_betas.*not supported/);
     expect(() => createScheduler({ ...ddim, beta_shedule: 'linear' })).toThrow(/no config key "beta_shedule"/);
+    // keys of other scheduler classes are ignored, as diffusers does: the real instruct-pix2pix
+    // scheduler_config.json (Euler ancestral) carries PNDM/DDIM keys
+    const ip2p = { _class_name: 'EulerAncestralDiscreteScheduler', _diffusers_version: '0.15.0', beta_end: 0.012,
+      beta_schedule: 'scaled_linear', beta_start: 0.00085, clip_sample: false, num_train_timesteps: 1000,
+      prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true, steps_offset: 1, trained_betas: null };
+    const ea = createScheduler(ip2p);
+    ea.setTimesteps(4);
+    expect(Array.from(ea.timesteps)).toEqual([999, 666, 333, 0]);
+    // and carried over when the Editor switches the sampler (clip_sample stays false)
+    expect(createScheduler(ip2p, { className: 'ddim' }).config.clip_sample).toBe(false);
     expect(() => createScheduler({ ...ddim, timestep_spacing: 'random' })).toThrow(/timestep_spacing.*"random"/);
     expect(() => createScheduler({ _class_name: 'Nope' })).toThrow(/unknown scheduler class "Nope"/);
     expect(() => createScheduler({ beta_start: 0.1 })).toThrow(/_class_name/);

@@ -230,10 +230,11 @@ Config Config::from_json(const std::string& text, const std::string& source, con
     if (kCommon.count(k) || own.count(k)) continue;
     bool other_class = kForeign.count(k) > 0;
     for (const auto& o : kClasses) other_class = other_class || class_keys(o.kind).count(k);
-    if (other_class && !class_override.empty()) continue;  // from another scheduler's config: dropped
-    fail(source, ": ", ci->name, " has no config key \"", k, "\"",
-         other_class ? " (it belongs to another scheduler class; pass the class explicitly to convert a config)"
-                     : " (check the spelling)");
+    // A key of another scheduler class is ignored, as diffusers ignores it: real checkpoints'
+    // configs carry them (instruct-pix2pix's Euler-ancestral config has clip_sample,
+    // set_alpha_to_one and skip_prk_steps from the PNDM config it was converted from).
+    if (other_class) continue;
+    fail(source, ": ", ci->name, " has no config key \"", k, "\" (check the spelling)");
   }
 
   // Shared keys.
