@@ -214,6 +214,35 @@ describe.skipIf(!haveParity)('Trainer', () => {
     trainer.dispose();
   }, 60_000);
 
+  it('the encoding cache serves repeats (same tensors) and keys on augmentation', async () => {
+    const cached = new BatchEncoder({ vae: encoder.vae, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer }, { cache: true, targetMode: true });
+    const rs = RECORDS.slice(0, 2);
+    const mk = (k: 'src' | 'tgt') => {
+      const f = new Float32Array(2 * 3 * SIZE * SIZE);
+      rs.forEach((r, j) => f.set(r[k], j * 3 * SIZE * SIZE));
+      return tensor(f, [2, 3, SIZE, SIZE]);
+    };
+    const aug = [{ top: 0, left: 0, flip: false }, { top: 0, left: 0, flip: false }];
+    const b = { source: mk('src'), target: mk('tgt'), instructions: rs.map((r) => r.ins), negatives: rs.map((r) => r.neg), indices: [0, 1], augment: aug };
+    const first = await cached.encode(b);
+    const again = await cached.encode(b);
+    expect(cached.cacheStats()).toEqual({ hits: 2, entries: 2 });
+    for (const k of ['latents', 'imageLatents', 'textEmbeds', 'negativeEmbeds'] as const) {
+      expect(Array.from((await again[k]!.toArray()) as Float32Array)).toEqual(Array.from((await first[k]!.toArray()) as Float32Array));
+    }
+    // the uncached encoder gives the same values
+    const plain = await encoder.encode(b);
+    expect(Array.from((await plain.latents.toArray()) as Float32Array)).toEqual(Array.from((await first.latents.toArray()) as Float32Array));
+    // another flip is another key: a miss
+    await cached.encode({ ...b, augment: [{ ...aug[0], flip: true }, aug[1]] }).then(disposeTrainBatch);
+    expect(cached.cacheStats()).toEqual({ hits: 2, entries: 3 });
+    await expect(cached.encode({ ...b, indices: undefined })).rejects.toThrow(/needs the batch's indices/);
+    [first, again, plain].forEach(disposeTrainBatch);
+    b.source.dispose();
+    b.target.dispose();
+    cached.dispose();
+  });
+
   it('bad options and batches give clear errors', async () => {
     const unet = await UNet2DConditionModel.fromConfig(unetConfig, { seed: 1 });
     expect(() => new Trainer(unet, {} as never)).toThrow(/noiseScheduler/);

@@ -17,6 +17,9 @@ export interface ImageTextBatch {
   instructions: readonly string[];
   /** One negative instruction per record (needed for the triplet term). */
   negatives?: readonly string[];
+  /** Record indices and their augmentation (the loader's batches have them): the cache's key. */
+  indices?: readonly number[];
+  augment?: readonly unknown[];
 }
 
 export interface BatchEncoderOptions {
@@ -24,6 +27,23 @@ export interface BatchEncoderOptions {
   seed?: number;
   /** Use the latent mean instead of a sample for the target (deterministic; default false). */
   targetMode?: boolean;
+  /**
+   * Cache each record's encodings (latents, image latents, text states), keyed by record index,
+   * its augmentation (crop, flip, size) and its instructions, so a repeat is never re-encoded.
+   * Pays off with deterministic augmentation (center crop, no flip), where every epoch repeats;
+   * a cached target latent keeps the sample of its first encoding. Needs the batches' `indices`
+   * and `augment`. Default false.
+   */
+  cache?: boolean;
+  /** Most records kept in the cache (default 10,000; least recently added dropped first). */
+  cacheSize?: number;
+}
+
+interface CachedRecord {
+  latents: Tensor;
+  imageLatents: Tensor;
+  textEmbeds: Tensor;
+  negativeEmbeds?: Tensor;
 }
 
 /** Encodes data batches for the Trainer with a frozen VAE and text encoder. */
@@ -34,12 +54,15 @@ export class BatchEncoder {
   readonly options: Required<BatchEncoderOptions>;
   #null: Tensor | null = null;
   #calls = 0;
+  #cache = new Map<string, CachedRecord>();
+  #hits = 0;
 
   constructor(parts: { vae: AutoencoderKL; textEncoder: CLIPTextModel; tokenizer: CLIPTokenizer }, options: BatchEncoderOptions = {}) {
     this.vae = parts.vae;
     this.textEncoder = parts.textEncoder;
     this.tokenizer = parts.tokenizer;
-    this.options = { seed: options.seed ?? 0, targetMode: options.targetMode === true };
+    this.options = { seed: options.seed ?? 0, targetMode: options.targetMode === true, cache: options.cache === true,
+      cacheSize: options.cacheSize ?? 10_000 };
   }
 
   async #text(texts: readonly string[]): Promise<Tensor> {
@@ -61,6 +84,44 @@ export class BatchEncoder {
    */
   async encode(b: ImageTextBatch, index = this.#calls): Promise<TrainBatch> {
     this.#calls = index + 1;
+    if (!this.options.cache) return this.#encode(b, index);
+    if (!b.indices || !b.augment) throw new Error('BatchEncoder.encode: the cache needs the batch\'s indices and augment (as the data loader gives them)');
+    const keys = b.indices.map((r, i) => JSON.stringify([r, b.augment![i], b.instructions[i], b.negatives?.[i] ?? null]));
+    const hit = keys.map((k) => this.#cache.get(k));
+    if (hit.every((h): h is CachedRecord => h !== undefined && (b.negatives === undefined || h.negativeEmbeds !== undefined))) {
+      this.#hits += keys.length;
+      const cat = (f: (h: CachedRecord) => Tensor) => ops.concat(hit.map(f), 0);
+      return {
+        latents: cat((h) => h.latents), imageLatents: cat((h) => h.imageLatents), textEmbeds: cat((h) => h.textEmbeds),
+        negativeEmbeds: b.negatives ? cat((h) => h.negativeEmbeds as Tensor) : undefined, nullTextEmbeds: await this.nullTextEmbeds(),
+      };
+    }
+    const out = await this.#encode(b, index);
+    const ones = keys.map(() => 1);
+    const rows = (t: Tensor) => ops.split(t, ones, 0);
+    const [l, im, tx] = [rows(out.latents), rows(out.imageLatents), rows(out.textEmbeds)];
+    const ng = out.negativeEmbeds ? rows(out.negativeEmbeds) : undefined;
+    keys.forEach((k, i) => {
+      this.#drop(k);
+      this.#cache.set(k, { latents: l[i], imageLatents: im[i], textEmbeds: tx[i], negativeEmbeds: ng?.[i] });
+    });
+    while (this.#cache.size > this.options.cacheSize) this.#drop(this.#cache.keys().next().value as string);
+    return out;
+  }
+
+  /** Records served from the cache so far, and the cache's size. */
+  cacheStats(): { hits: number; entries: number } {
+    return { hits: this.#hits, entries: this.#cache.size };
+  }
+
+  #drop(key: string): void {
+    const c = this.#cache.get(key);
+    if (!c) return;
+    for (const t of [c.latents, c.imageLatents, c.textEmbeds, c.negativeEmbeds]) t?.dispose();
+    this.#cache.delete(key);
+  }
+
+  async #encode(b: ImageTextBatch, index: number): Promise<TrainBatch> {
     const src = await this.vae.encode(b.source);
     src.logvar.dispose();
     src.std.dispose();
@@ -84,6 +145,7 @@ export class BatchEncoder {
   dispose(): void {
     this.#null?.dispose();
     this.#null = null;
+    for (const k of [...this.#cache.keys()]) this.#drop(k);
   }
 }
 

@@ -39,6 +39,10 @@ export interface TrainConfig {
   emaDecay?: number;
   conditioningDropout?: number;
   gradientCheckpointing?: boolean;
+  /** Cache the frozen encodings per record (useful with crop 'center' and flipProbability 0). */
+  cacheEncodings?: boolean;
+  /** 'random' (default) or 'center' crops. */
+  crop?: 'random' | 'center';
   /** SuperEdit's triplet term (omit or null for plain InstructPix2Pix training). */
   triplet?: TripletOptions | null;
   checkpointEvery?: number;
@@ -58,6 +62,7 @@ export interface TrainConfig {
 
 const KEYS = ['model', 'data', 'output', 'steps', 'batchSize', 'resolution', 'seed', 'lr', 'weightDecay', 'lrSchedule',
   'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'gradientCheckpointing', 'triplet',
+  'cacheEncodings', 'crop',
   'checkpointEvery', 'keepCheckpoints', 'sampleEvery', 'samples', 'sampleSteps', 'onBadRecord', 'flipProbability', 'prefetch',
   'threads', 'resume'];
 
@@ -143,7 +148,7 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
   const seed = cfg.seed ?? 0;
   const loader = await createDataLoader(cfg.data, {
     batchSize: cfg.batchSize ?? 1, resolution: cfg.resolution ?? 256, seed, epochs: Infinity,
-    flipProbability: cfg.flipProbability, prefetch: cfg.prefetch, onBadRecord: cfg.onBadRecord ?? 'error',
+    flipProbability: cfg.flipProbability, prefetch: cfg.prefetch, onBadRecord: cfg.onBadRecord ?? 'error', crop: cfg.crop,
   });
   const trainer = new Trainer(unet, {
     noiseScheduler: createScheduler(schedulerConfig, { className: 'ddpm' }),
@@ -152,7 +157,7 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
     emaDecay: cfg.emaDecay, conditioningDropout: cfg.conditioningDropout, gradientCheckpointing: cfg.gradientCheckpointing,
     triplet: cfg.triplet ?? undefined, seed,
   });
-  const encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { seed });
+  const encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { seed, cache: cfg.cacheEncodings === true });
   await fsp.mkdir(path.join(cfg.output, 'samples'), { recursive: true });
   const metrics = path.join(cfg.output, 'metrics.jsonl');
   const dispose = () => {
