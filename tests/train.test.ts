@@ -214,6 +214,26 @@ describe.skipIf(!haveParity)('Trainer', () => {
     trainer.dispose();
   }, 60_000);
 
+  it('a step with a non-finite loss or gradient is skipped and reported; the weights stay as they were', async () => {
+    const unet = await UNet2DConditionModel.fromConfig(unetConfig, { seed: 6 });
+    const t = new Trainer(unet, { noiseScheduler: ddpm(), lr: 1e-3, triplet: {}, emaDecay: 0.9 });
+    (await t.step(batches[0])).skipped; // one good step first: moments and EMA are live
+    const before = Buffer.from((await flat(unet)).buffer);
+    const emaBefore = Buffer.from(((await t.emaParameters()!.toArray()) as Float32Array).buffer);
+    const bad = new Float32Array(batches[0].latents.size).fill(0.1);
+    bad[5] = NaN;
+    const r = await t.step({ ...batches[0], latents: tensor(bad, batches[0].latents.shape as number[]) });
+    expect(r.skipped).toBe(true);
+    expect(r.skipReason).toMatch(/loss is NaN|non-finite gradients/);
+    expect(Buffer.from((await flat(unet)).buffer).equals(before)).toBe(true);
+    expect(Buffer.from(((await t.emaParameters()!.toArray()) as Float32Array).buffer).equals(emaBefore)).toBe(true);
+    const ok = await t.step(batches[1]);
+    expect(ok.skipped).toBe(false);
+    expect(Number.isFinite(ok.loss)).toBe(true);
+    expect(Buffer.from((await flat(unet)).buffer).equals(before)).toBe(false);
+    t.dispose();
+  });
+
   it('the encoding cache serves repeats (same tensors) and keys on augmentation', async () => {
     const cached = new BatchEncoder({ vae: encoder.vae, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer }, { cache: true, targetMode: true });
     const rs = RECORDS.slice(0, 2);
