@@ -48,33 +48,33 @@ export async function denoise(a: DenoiseArgs): Promise<Tensor> {
   let latents = a.latents;
   const copies = a.guidance ? 3 : 1;
   try {
-  for (let i = 0; i < ts.length; i++) {
-    if (a.signal?.aborted) throw abortError('edit');
-    const t = ts[i];
-    const stacked = copies === 1 ? latents : ops.concat([latents, latents, latents], 0);
-    const scaled = a.scheduler.scaleModelInput(stacked, t);
-    const unetIn = ops.concat([scaled, a.imageLatents], 1); // 4 noisy channels first, then the image's 4
-    if (stacked !== latents) stacked.dispose();
-    scaled.dispose();
-    let eps: Tensor;
-    try {
-      eps = await a.unet.forward(unetIn, t, a.promptEmbeds, { signal: a.signal });
-    } catch (e) {
+    for (let i = 0; i < ts.length; i++) {
       if (a.signal?.aborted) throw abortError('edit');
-      throw e;
-    } finally {
-      unetIn.dispose();
+      const t = ts[i];
+      const stacked = copies === 1 ? latents : ops.concat([latents, latents, latents], 0);
+      const scaled = a.scheduler.scaleModelInput(stacked, t);
+      const unetIn = ops.concat([scaled, a.imageLatents], 1); // 4 noisy channels first, then the image's 4
+      if (stacked !== latents) stacked.dispose();
+      scaled.dispose();
+      let eps: Tensor;
+      try {
+        eps = await a.unet.forward(unetIn, t, a.promptEmbeds, { signal: a.signal });
+      } catch (e) {
+        if (a.signal?.aborted) throw abortError('edit');
+        throw e;
+      } finally {
+        unetIn.dispose();
+      }
+      const guided = a.guidance ? ops.pix2pixGuidance(eps, a.guidanceScale, a.imageGuidanceScale) : eps;
+      if (guided !== eps) eps.dispose();
+      const noise = a.stepNoise?.(i);
+      const out = a.scheduler.step(guided, t, latents, noise ? { noise } : { seed: a.seed });
+      guided.dispose();
+      out.predOriginalSample.dispose();
+      if (latents !== a.latents) latents.dispose();
+      latents = out.prevSample;
+      a.onStep?.({ step: i + 1, steps: ts.length, timestep: t });
     }
-    const guided = a.guidance ? ops.pix2pixGuidance(eps, a.guidanceScale, a.imageGuidanceScale) : eps;
-    if (guided !== eps) eps.dispose();
-    const noise = a.stepNoise?.(i);
-    const out = a.scheduler.step(guided, t, latents, noise ? { noise } : { seed: a.seed });
-    guided.dispose();
-    out.predOriginalSample.dispose();
-    if (latents !== a.latents) latents.dispose();
-    latents = out.prevSample;
-    a.onStep?.({ step: i + 1, steps: ts.length, timestep: t });
-  }
   } catch (e) {
     if (latents !== a.latents) latents.dispose();
     throw e;
