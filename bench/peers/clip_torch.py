@@ -13,6 +13,8 @@ Config: a transformers CLIPTextConfig dict (hidden_act quick_gelu or gelu).
 """
 import torch
 import torch.nn as nn
+
+import torch_load  # noqa: E402  (the peers run with bench/peers on sys.path)
 import torch.nn.functional as F
 
 
@@ -145,33 +147,9 @@ IGNORED = ("text_model.embeddings.position_ids",)  # a buffer in older checkpoin
 
 def build_empty(config):
     """The model without running torch's default init (its values are overwritten anyway)."""
-    names = ("kaiming_uniform_", "uniform_", "normal_", "ones_", "zeros_")
-    saved = {n: getattr(nn.init, n) for n in names}
-    try:
-        for n in names:
-            setattr(nn.init, n, lambda t, *a, **k: t)
-        return CLIPTextModel(config)
-    finally:
-        for n, f in saved.items():
-            setattr(nn.init, n, f)
+    return torch_load.build_empty(CLIPTextModel, config)
 
 
 def load_weights(model, path):
-    """Strictly loads a transformers-named safetensors file."""
-    import numpy as np
-
-    from safetensors_io import load
-
-    tensors = load(path)
-    sd = model.state_dict()
-    unexpected = [k for k in tensors if k not in sd and k not in IGNORED]
-    missing = [k for k in sd if k not in tensors]
-    if missing or unexpected:
-        raise KeyError(f"{path}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    with torch.no_grad():
-        for name, p in sd.items():
-            arr = tensors[name]
-            if arr.dtype != np.float32 or list(arr.shape) != list(p.shape):
-                raise ValueError(f"{name}: file has {arr.dtype} {list(arr.shape)}, model wants float32 {list(p.shape)}")
-            p.copy_(torch.from_numpy(np.array(arr)))
-    return model
+    """Strictly loads a safetensors file with the reference library's names."""
+    return torch_load.load_strict(model, path, lambda name: None if name in IGNORED else name)

@@ -15,6 +15,8 @@ blocks only). Anything else raises instead of being ignored.
 """
 import torch
 import torch.nn as nn
+
+import torch_load  # noqa: E402  (the peers run with bench/peers on sys.path)
 import torch.nn.functional as F
 
 EPS = 1e-6  # SPEC §4: every GroupNorm in the VAE uses 1e-6
@@ -240,41 +242,9 @@ def canonical_name(name):
 
 def build_empty(config):
     """The model without running torch's default init (its values are overwritten anyway)."""
-    names = ("kaiming_uniform_", "uniform_", "normal_", "ones_", "zeros_")
-    saved = {n: getattr(nn.init, n) for n in names}
-    try:
-        for n in names:
-            setattr(nn.init, n, lambda t, *a, **k: t)
-        return AutoencoderKL(config)
-    finally:
-        for n, f in saved.items():
-            setattr(nn.init, n, f)
+    return torch_load.build_empty(AutoencoderKL, config)
 
 
 def load_weights(model, path):
-    """Strictly loads a diffusers-named safetensors file (new or legacy attention names)."""
-    import numpy as np
-
-    from safetensors_io import load
-
-    tensors = load(path)
-    sd = model.state_dict()
-    seen = set()
-    unexpected = []
-    for name, arr in tensors.items():
-        key = canonical_name(name)
-        if key not in sd:
-            unexpected.append(name)
-            continue
-        if key in seen:
-            raise KeyError(f"{path}: {key} given twice (new and legacy names)")
-        seen.add(key)
-        p = sd[key]
-        if arr.dtype != np.float32 or list(arr.shape) != list(p.shape):
-            raise ValueError(f"{name}: file has {arr.dtype} {list(arr.shape)}, model wants float32 {list(p.shape)}")
-        with torch.no_grad():
-            p.copy_(torch.from_numpy(np.array(arr)))
-    missing = [k for k in sd if k not in seen]
-    if missing or unexpected:
-        raise KeyError(f"{path}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return model
+    """Strictly loads a safetensors file with the reference library's names."""
+    return torch_load.load_strict(model, path, canonical_name)
