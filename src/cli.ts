@@ -30,6 +30,7 @@ Options:
   --max-pixels N         work at most at this many pixels (default 262144 = 512x512)
   --threads N            CPU threads (default: all cores)
   --variant NAME         weights variant, e.g. fp16
+  --unet DIR             use this UNet folder (e.g. a training checkpoint's unet_ema)
   --quiet                no progress bar
 
 train: fine-tune a pipeline's UNet (InstructPix2Pix + SuperEdit's triplet loss) as train.json says
@@ -92,6 +93,7 @@ async function edit(argv: string[]): Promise<void> {
       'max-pixels': { type: 'string' },
       threads: { type: 'string' },
       variant: { type: 'string' },
+      unet: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -100,6 +102,7 @@ async function edit(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (values.unet !== undefined && !existsSync(values.unet)) throw new UsageError(`--unet: ${values.unet} does not exist`);
   for (const k of ['model', 'image', 'instruction', 'out'] as const) {
     if (values[k] === undefined) throw new UsageError(`--${k} is required`);
   }
@@ -126,7 +129,7 @@ async function edit(argv: string[]): Promise<void> {
 
   const bar = progressBar(!values.quiet);
   const t0 = performance.now();
-  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant });
+  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant, unet: values.unet });
   const loadS = (performance.now() - t0) / 1000;
   const abort = new AbortController();
   const onSigint = () => abort.abort();

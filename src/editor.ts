@@ -37,6 +37,11 @@ export interface EditorOptions {
   threads?: number;
   /** Weights variant, e.g. 'fp16' (reads *.fp16.safetensors). */
   variant?: string;
+  /**
+   * A UNet folder to use instead of the pipeline's unet/ — e.g. a training checkpoint's
+   * `checkpoint-NNNNNNN/unet_ema` (the pipeline's unet/ folder is then not needed).
+   */
+  unet?: string;
 }
 
 export interface EditProgress {
@@ -118,7 +123,7 @@ export class Editor {
   static async fromPretrained(dir: string, options: EditorOptions = {}): Promise<Editor> {
     const op = 'Editor.fromPretrained';
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`${op}: dir must be a non-empty string`);
-    checkOptions(options, ['device', 'dtype', 'threads', 'variant'], op);
+    checkOptions(options, ['device', 'dtype', 'threads', 'variant', 'unet'], op);
     if (options.device !== undefined && options.device !== 'cpu') {
       throw new Error(`${op}: device '${String(options.device)}' is not supported yet (CPU only)`);
     }
@@ -127,7 +132,11 @@ export class Editor {
     }
     if (options.threads !== undefined) setNumThreads(integer(options.threads, op, 'threads', 1));
     if (!isDir(dir)) throw new Error(`${op}: ${dir} is not a folder (expected a diffusers pipeline folder)`);
+    if (options.unet !== undefined && (typeof options.unet !== 'string' || !isDir(options.unet))) {
+      throw new Error(`${op}: unet ${String(options.unet)} is not a folder (expected a UNet folder with config.json)`);
+    }
     for (const c of ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler']) {
+      if (c === 'unet' && options.unet !== undefined) continue;
       if (!isDir(path.join(dir, c))) {
         throw new Error(`${op}: ${dir} has no ${c}/ folder (an InstructPix2Pix pipeline needs unet/, vae/, text_encoder/, tokenizer/ and scheduler/)`);
       }
@@ -147,7 +156,8 @@ export class Editor {
       loaded.push(textEncoder);
       const vae = await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant }).catch(tag('vae'));
       loaded.push(vae);
-      const unet = await UNet2DConditionModel.fromPretrained(path.join(dir, 'unet'), { variant }).catch(tag('unet'));
+      const unet = await UNet2DConditionModel.fromPretrained(options.unet ?? path.join(dir, 'unet'), { variant: options.unet ? undefined : variant })
+        .catch(tag('unet'));
       loaded.push(unet);
       if (Number(unet.config.in_channels) !== 8) {
         throw new Error(`${op}: unet has ${String(unet.config.in_channels)} input channels; an InstructPix2Pix UNet has 8 (4 noisy latent + 4 image latent)`);

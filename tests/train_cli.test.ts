@@ -59,6 +59,12 @@ describe.skipIf(!haveParity || !fs.existsSync(cli))('instructedit train', () => 
     expect(r2.status, r2.stderr).toBe(0);
     expect(r2.stderr).toMatch(/resumed: step 4/);
     expect(metricsOf('run').map((x) => x.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // the checkpoint's UNet edits through the CLI
+    const out = path.join(tmp, 'edited.png');
+    const e = spawnSync(process.execPath, [cli, 'edit', '--model', model, '--unet', path.join(tmp, 'run', 'checkpoint-0000006', 'unet'),
+      '--image', path.join(tmp, 's1.png'), '--instruction', 'swap the red and blue 1', '--out', out, '--steps', '2', '--quiet'], { encoding: 'utf8' });
+    expect(e.status, e.stderr).toBe(0);
+    expect(fs.existsSync(out)).toBe(true);
   }, 120_000);
 
   it('resumed training equals an uninterrupted run (same losses)', () => {
