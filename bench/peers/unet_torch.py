@@ -444,15 +444,9 @@ class UNet2DConditionModel(nn.Module):
 def build_empty(config):
     """The model with uninitialised float32 storage: the default init is skipped (it costs tens of
     seconds at 860M parameters and its values would be overwritten anyway)."""
-    names = ("kaiming_uniform_", "uniform_", "normal_", "ones_", "zeros_")
-    saved = {n: getattr(nn.init, n) for n in names}
-    try:
-        for n in names:
-            setattr(nn.init, n, lambda t, *a, **k: t)
-        return UNet2DConditionModel(config)
-    finally:
-        for n, f in saved.items():
-            setattr(nn.init, n, f)
+    import torch_load
+
+    return torch_load.build_empty(UNet2DConditionModel, config)
 
 
 def load_weights(model, path, strict=True):
