@@ -98,7 +98,8 @@ function isDir(p: string): boolean {
 
 export class Editor {
   readonly unet: UNet2DConditionModel;
-  readonly vae: AutoencoderKL;
+  /** The autoencoder, or null for a pixel-space model (the UNet denoises RGB in [−1, 1] directly). */
+  readonly vae: AutoencoderKL | null;
   readonly textEncoder: CLIPTextModel;
   readonly tokenizer: CLIPTokenizer;
   /** The pipeline's scheduler config (scheduler/scheduler_config.json). */
@@ -106,7 +107,7 @@ export class Editor {
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL; textEncoder: CLIPTextModel;
+  private constructor(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
     tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig }) {
     this.unet = parts.unet;
     this.vae = parts.vae;
@@ -135,8 +136,10 @@ export class Editor {
     if (options.unet !== undefined && (typeof options.unet !== 'string' || !isDir(options.unet))) {
       throw new Error(`${op}: unet ${String(options.unet)} is not a folder (expected a UNet folder with config.json)`);
     }
+    const pixelSpace = modelIndexSaysNoVae(dir);
     for (const c of ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler']) {
       if (c === 'unet' && options.unet !== undefined) continue;
+      if (c === 'vae' && pixelSpace) continue;
       if (!isDir(path.join(dir, c))) {
         throw new Error(`${op}: ${dir} has no ${c}/ folder (an InstructPix2Pix pipeline needs unet/, vae/, text_encoder/, tokenizer/ and scheduler/)`);
       }
@@ -154,14 +157,12 @@ export class Editor {
     try {
       const textEncoder = await CLIPTextModel.fromPretrained(path.join(dir, 'text_encoder'), { variant }).catch(tag('text_encoder'));
       loaded.push(textEncoder);
-      const vae = await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant }).catch(tag('vae'));
-      loaded.push(vae);
+      const vae = pixelSpace ? null : await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant }).catch(tag('vae'));
+      if (vae) loaded.push(vae);
       const unet = await UNet2DConditionModel.fromPretrained(options.unet ?? path.join(dir, 'unet'), { variant: options.unet ? undefined : variant })
         .catch(tag('unet'));
       loaded.push(unet);
-      if (Number(unet.config.in_channels) !== 8) {
-        throw new Error(`${op}: unet has ${String(unet.config.in_channels)} input channels; an InstructPix2Pix UNet has 8 (4 noisy latent + 4 image latent)`);
-      }
+      checkUNetChannels(unet, latentChannels(vae), op);
       return new Editor({ unet, vae, textEncoder, tokenizer, schedulerConfig });
     } catch (e) {
       for (const m of loaded) m.dispose();
@@ -170,9 +171,10 @@ export class Editor {
   }
 
   /** Builds an Editor from loaded components (e.g. randomly initialised ones for a benchmark). */
-  static fromComponents(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL; textEncoder: CLIPTextModel;
+  static fromComponents(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
     tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig }): Editor {
     createScheduler(parts.schedulerConfig);
+    checkUNetChannels(parts.unet, latentChannels(parts.vae), 'Editor.fromComponents');
     return new Editor(parts);
   }
 
@@ -251,14 +253,16 @@ export class Editor {
     try {
       progress('encode', 0);
       // Sizes in multiples of the VAE's downscale factor (8 for SD's VAE), as diffusers rounds them.
-      const f = this.vae.downscaleFactor;
+      const vae = this.vae;
+      const f = vae ? vae.downscaleFactor : 1;
+      const C = latentChannels(vae);
       const img = await prepareImage(image, { maxPixels: o.maxPixels, multipleOf: f }, op);
       if (!(image instanceof Tensor)) own(img.pixels);
       const h = img.height / f;
       const w = img.width / f;
-      if (o.latents && (o.latents.shape.length !== 4 || o.latents.shape[0] !== n || o.latents.shape[1] !== 4 ||
+      if (o.latents && (o.latents.shape.length !== 4 || o.latents.shape[0] !== n || o.latents.shape[1] !== C ||
           o.latents.shape[2] !== h || o.latents.shape[3] !== w)) {
-        throw new Error(`${op}: latents must be [${n}, 4, ${h}, ${w}] for this image, got [${o.latents.shape.join(', ')}]`);
+        throw new Error(`${op}: latents must be [${n}, ${C}, ${h}, ${w}] for this image, got [${o.latents.shape.join(', ')}]`);
       }
 
       // Text: [cond × n, uncond × n, uncond × n] (diffusers' order).
@@ -271,16 +275,20 @@ export class Editor {
         ? own(ops.concat([rep(cond, n), rep(uncond, n), rep(uncond, n)], 0))
         : rep(cond, n);
 
-      // Image: m = VAE mean of 2x − 1, unscaled; [m × n, m × n, 0 × n].
+      // Image: m = VAE mean of 2x − 1, unscaled (pixel space: 2x − 1 itself); [m × n, m × n, 0 × n].
       const x = own(ops.scale(img.pixels, 2, -1));
-      const dist = await this.vae.encode(x, { signal, tiling: o.tiling });
-      for (const t of Object.values(dist)) if (t instanceof Tensor) own(t);
-      const m = rep(dist.mean, n);
+      let mean = x;
+      if (vae) {
+        const dist = await vae.encode(x, { signal, tiling: o.tiling });
+        for (const t of Object.values(dist)) if (t instanceof Tensor) own(t);
+        mean = dist.mean;
+      }
+      const m = rep(mean, n);
       const imageLatents = guidance ? own(ops.concat([m, m, own(zeros(m.shape as number[]))], 0)) : m;
 
       // Initial latents.
       scheduler.setTimesteps(steps);
-      const init = o.latents ?? own(randn([n, 4, h, w], { seed }));
+      const init = o.latents ?? own(randn([n, C, h, w], { seed }));
       const latents0 = own(ops.scale(init, scheduler.initNoiseSigma, 0));
       progress('denoise', 0);
       const latents = own(await denoise({
@@ -290,8 +298,11 @@ export class Editor {
       }));
 
       progress('decode', steps);
-      const z = own(ops.scale(latents, 1 / this.vae.scalingFactor, 0));
-      const decoded = own(await this.vae.decode(z, { signal, tiling: o.tiling }));
+      let decoded = latents;
+      if (vae) {
+        const z = own(ops.scale(latents, 1 / vae.scalingFactor, 0));
+        decoded = own(await vae.decode(z, { signal, tiling: o.tiling }));
+      }
       const images = ops.scale(decoded, 0.5, 0.5); // clamped to [0, 1] when encoded
       owned.splice(owned.indexOf(latents), 1);
       return new EditResult(images, latents, img.width, img.height);
@@ -309,8 +320,35 @@ export class Editor {
     this.#disposed = true;
     await this.#queue;
     this.unet.dispose();
-    this.vae.dispose();
+    this.vae?.dispose();
     this.textEncoder.dispose();
+  }
+}
+
+/** Channels the UNet denoises: the VAE's latent channels, or RGB for a pixel-space model. */
+function latentChannels(vae: AutoencoderKL | null): number {
+  return vae ? Number(vae.config.latent_channels ?? 4) : 3;
+}
+
+function checkUNetChannels(unet: UNet2DConditionModel, c: number, op: string): void {
+  const inC = Number(unet.config.in_channels);
+  const outC = Number(unet.config.out_channels);
+  if (inC !== 2 * c || outC !== c) {
+    throw new Error(`${op}: unet has ${inC} input / ${outC} output channels; an InstructPix2Pix UNet over ${c}-channel ` +
+      `${c === 3 ? 'pixels' : 'latents'} has ${2 * c} (noisy + image) in and ${c} out`);
+  }
+}
+
+/** A diffusers model_index.json may mark the VAE absent ("vae": [null, null]): a pixel-space model. */
+function modelIndexSaysNoVae(dir: string): boolean {
+  const file = path.join(dir, 'model_index.json');
+  if (!existsSync(file)) return false;
+  try {
+    const idx = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const v = idx.vae;
+    return v === null || (Array.isArray(v) && v.every((x) => x === null));
+  } catch {
+    return false;
   }
 }
 

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   AutoencoderKL, BatchEncoder, CLIPTextModel, CLIPTokenizer, Editor, TrainBatch, Trainer, UNet2DConditionModel,
-  createScheduler, disposeTrainBatch, latestCheckpoint, loadCheckpoint, ops, saveCheckpoint, tensor,
+  createScheduler, disposeTrainBatch, latestCheckpoint, loadCheckpoint, ops, saveCheckpoint, saveSafetensors, tensor,
 } from '../src';
 import { haveParity, makeTinyPipeline, manifest } from './helpers/tiny_pipeline';
 
@@ -146,6 +146,64 @@ describe.skipIf(!haveParity)('Trainer', () => {
     // Euler-ancestral sampler, 20 steps, guidance off.
     expect(trained).toBeGreaterThan(18);
     expect(trained).toBeGreaterThan(untrained + 8);
+    trainer.dispose();
+  }, 120_000);
+
+  it('pixel space (no VAE): the Trainer and the Editor run on RGB directly; the loss falls', async () => {
+    // The model denoises RGB in [−1, 1] conditioned on the source RGB: in 6, out 3 channels.
+    const cfg = { ...unetConfig, in_channels: 6, out_channels: 3 };
+    const unet = await UNet2DConditionModel.fromConfig(cfg, { seed: 8 });
+    const pixelEncoder = new BatchEncoder({ vae: null, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer });
+    const pixelBatches: TrainBatch[] = [];
+    for (let i = 0; i < RECORDS.length; i += 2) {
+      const rs = RECORDS.slice(i, i + 2);
+      const cat = (k: 'src' | 'tgt') => {
+        const f = new Float32Array(rs.length * 3 * SIZE * SIZE);
+        rs.forEach((r, j) => f.set(r[k], j * 3 * SIZE * SIZE));
+        return tensor(f, [rs.length, 3, SIZE, SIZE]);
+      };
+      pixelBatches.push(await pixelEncoder.encode({ source: cat('src'), target: cat('tgt'), instructions: rs.map((r) => r.ins), negatives: rs.map((r) => r.neg) }));
+    }
+    expect(pixelBatches[0].latents.shape).toEqual([2, 3, SIZE, SIZE]);
+    const trainer = new Trainer(unet, { noiseScheduler: ddpm(), lr: 2e-3, weightDecay: 0, lrSchedule: 'warmup', warmupSteps: 20, triplet: {}, seed: 2 });
+    const pl: number[] = [];
+    for (let i = 0; i < 400; i++) pl.push((await trainer.step(pixelBatches[i % pixelBatches.length])).mse);
+    const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+    expect(mean(pl.slice(-20))).toBeLessThan(0.2 * mean(pl.slice(0, 20)));
+    const schedulerConfig = { _class_name: 'EulerAncestralDiscreteScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', timestep_spacing: 'linspace', steps_offset: 1 };
+    const ed = Editor.fromComponents({ unet, vae: null, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer, schedulerConfig });
+    let total = 0;
+    for (const [k, rec] of RECORDS.entries()) {
+      const res = await ed.edit(tensor(rec.src.map((v) => v / 2 + 0.5), [1, 3, SIZE, SIZE]), rec.ins, { steps: 20, guidanceScale: 1, seed: k });
+      expect(res.images.shape).toEqual([1, 3, SIZE, SIZE]);
+      const a = (await res.images.toArray()) as Float32Array;
+      let mse = 0;
+      for (let i = 0; i < a.length; i++) mse += (Math.min(1, Math.max(0, a[i])) - (rec.tgt[i] / 2 + 0.5)) ** 2;
+      total += 10 * Math.log10(1 / (mse / a.length));
+      res.dispose();
+    }
+    const psnr = total / RECORDS.length;
+    // Measured only (not yet a quality bar): 8-10 dB after 400-1500 steps — pixels (std ~0.5) have a
+    // lower SNR under SD's schedule than unit-variance latents; the recipe is issue 7's to tune.
+    console.log(`pixel-space edit after 400 steps: PSNR ${psnr.toFixed(1)} dB against the true targets`);
+    expect(Number.isFinite(psnr)).toBe(true);
+    // a pixel-space pipeline folder: model_index.json marks the VAE absent
+    const px = path.join(tmp, 'pixel-pipeline');
+    fs.mkdirSync(path.join(px, 'unet'), { recursive: true });
+    fs.writeFileSync(path.join(px, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionInstructPix2PixPipeline', vae: [null, null] }));
+    fs.writeFileSync(path.join(px, 'unet', 'config.json'), JSON.stringify(cfg));
+    await saveSafetensors(path.join(px, 'unet', 'diffusion_pytorch_model.safetensors'), Object.fromEntries(unet.parameters()));
+    for (const c of ['text_encoder', 'tokenizer', 'scheduler']) fs.symlinkSync(path.join(root, c), path.join(px, c));
+    const fromDisk = await Editor.fromPretrained(px);
+    expect(fromDisk.vae).toBeNull();
+    const r = await fromDisk.edit(tensor(RECORDS[0].src.map((v) => v / 2 + 0.5), [1, 3, SIZE, SIZE]), RECORDS[0].ins, { steps: 2 });
+    expect(r.images.shape).toEqual([1, 3, SIZE, SIZE]);
+    r.dispose();
+    await fromDisk.dispose();
+    expect(() => Editor.fromComponents({ unet, vae: encoder.vae, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer, schedulerConfig }))
+      .toThrow(/6 input \/ 3 output channels/);
+    pixelBatches.forEach(disposeTrainBatch);
+    pixelEncoder.dispose();
     trainer.dispose();
   }, 120_000);
 

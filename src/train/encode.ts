@@ -48,7 +48,8 @@ interface CachedRecord {
 
 /** Encodes data batches for the Trainer with a frozen VAE and text encoder. */
 export class BatchEncoder {
-  readonly vae: AutoencoderKL;
+  /** null: a pixel-space model (latents are the images themselves, in [−1, 1]). */
+  readonly vae: AutoencoderKL | null;
   readonly textEncoder: CLIPTextModel;
   readonly tokenizer: CLIPTokenizer;
   readonly options: Required<BatchEncoderOptions>;
@@ -57,7 +58,7 @@ export class BatchEncoder {
   #cache = new Map<string, CachedRecord>();
   #hits = 0;
 
-  constructor(parts: { vae: AutoencoderKL; textEncoder: CLIPTextModel; tokenizer: CLIPTokenizer }, options: BatchEncoderOptions = {}) {
+  constructor(parts: { vae: AutoencoderKL | null; textEncoder: CLIPTextModel; tokenizer: CLIPTokenizer }, options: BatchEncoderOptions = {}) {
     this.vae = parts.vae;
     this.textEncoder = parts.textEncoder;
     this.tokenizer = parts.tokenizer;
@@ -122,6 +123,12 @@ export class BatchEncoder {
   }
 
   async #encode(b: ImageTextBatch, index: number): Promise<TrainBatch> {
+    if (!this.vae) {
+      // Pixel space: the UNet denoises the target image itself, conditioned on the source.
+      const textEmbeds = await this.#text(b.instructions);
+      const negativeEmbeds = b.negatives ? await this.#text(b.negatives) : undefined;
+      return { latents: b.target.clone(), imageLatents: b.source.clone(), textEmbeds, negativeEmbeds, nullTextEmbeds: await this.nullTextEmbeds() };
+    }
     const src = await this.vae.encode(b.source);
     src.logvar.dispose();
     src.std.dispose();

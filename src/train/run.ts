@@ -2,7 +2,7 @@
 // pipeline, stream the manifest through the frozen VAE and text encoder, step the Trainer, log
 // metrics as JSONL, save checkpoints atomically (and on abort), render sample edits, and resume
 // from the output folder's latest checkpoint exactly where it stopped.
-import { promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { Editor } from '../editor';
@@ -143,7 +143,8 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
   }
   const tokenizer = await CLIPTokenizer.fromPretrained(cfg.model);
   const textEncoder = await CLIPTextModel.fromPretrained(cfg.model);
-  const vae = await AutoencoderKL.fromPretrained(cfg.model);
+  // A pixel-space pipeline has no vae/ (model_index.json: "vae": [null, null]).
+  const vae = existsSync(path.join(cfg.model, 'vae')) ? await AutoencoderKL.fromPretrained(cfg.model) : null;
   const unet = await UNet2DConditionModel.fromPretrained(cfg.model);
   const seed = cfg.seed ?? 0;
   const loader = await createDataLoader(cfg.data, {
@@ -164,7 +165,7 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
     trainer.dispose();
     encoder.dispose();
     unet.dispose();
-    vae.dispose();
+    vae?.dispose();
     textEncoder.dispose();
   };
   try {
