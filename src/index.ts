@@ -90,3 +90,4 @@ export {
   type NegativeOptions,
 } from './train/negatives';
 export { runTraining, readTrainConfig, type TrainConfig, type TrainProgress, type RunTrainingOptions } from './train/run';
+export { trainClipBpe, writeClipTokenizer, type TrainBpeOptions, type BpeVocabulary } from './text/bpe_train';

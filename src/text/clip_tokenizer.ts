@@ -99,6 +99,32 @@ function basicClean(text: string): string {
   return words.map((w) => w.toLowerCase()).join(' ');
 }
 
+/**
+ * CLIP's pre-tokenisation of ordinary text (no special tokens): cleaning, lower-casing, the
+ * regex split, and each piece's UTF-8 bytes mapped through bytes_to_unicode — the "words" BPE
+ * runs on (and what a BPE trainer counts).
+ */
+export function clipPreTokenize(text: string): string[] {
+  const out: string[] = [];
+  for (const m of basicClean(text).matchAll(PAT)) {
+    let word = '';
+    for (const b of Buffer.from(m[0], 'utf8')) word += BYTE_ENCODER[b];
+    out.push(word);
+  }
+  return out;
+}
+
+/** The 256 byte symbols in the order CLIP's vocabulary lists them (printable bytes first). */
+export function clipByteSymbols(): string[] {
+  const printable: number[] = [];
+  for (let b = 0x21; b <= 0x7e; ++b) printable.push(b);
+  for (let b = 0xa1; b <= 0xac; ++b) printable.push(b);
+  for (let b = 0xae; b <= 0xff; ++b) printable.push(b);
+  const rest: number[] = [];
+  for (let b = 0; b < 256; ++b) if (!printable.includes(b)) rest.push(b);
+  return [...printable, ...rest].map((b) => BYTE_ENCODER[b]);
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -330,11 +356,7 @@ export class CLIPTokenizer {
         out.push(piece);
         continue;
       }
-      for (const m of basicClean(piece).matchAll(PAT)) {
-        let word = '';
-        for (const b of Buffer.from(m[0], 'utf8')) word += BYTE_ENCODER[b];
-        out.push(...this.#bpe(word));
-      }
+      for (const word of clipPreTokenize(piece)) out.push(...this.#bpe(word));
     }
     return out;
   }
