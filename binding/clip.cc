@@ -28,6 +28,8 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
     return DefineClass(env, "NativeCLIPTextModel",
                        {InstanceMethod("config", &CLIPTextWrap::Config),
                         InstanceMethod<&CLIPTextWrap::NumParams>("numParams"),
+                        InstanceMethod<&CLIPTextWrap::ParamInfo>("paramInfo"),
+                        InstanceMethod<&CLIPTextWrap::Params>("params"),
                         InstanceMethod<&CLIPTextWrap::Forward>("forward"),
                         InstanceMethod("dispose", &CLIPTextWrap::Dispose)});
   }
@@ -48,6 +50,8 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
     return info.Env().Undefined();
   }
 
+  Napi::Value ParamInfo(const CI& info) { return param_info_value(info.Env(), model(info, "paramInfo").params()); }
+  Napi::Value Params(const CI& info) { return TensorWrap::Wrap(info.Env(), model(info, "parameters").flat_params()); }
   Napi::Value NumParams(const CI& info) {
     return Napi::Number::New(info.Env(), double(model(info, "numParameters").num_params()));
   }

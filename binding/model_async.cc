@@ -93,4 +93,21 @@ LoadArgs load_args(const Napi::CallbackInfo& info, const char* op, size_t seed_i
   return a;
 }
 
+Napi::Value param_info_value(Napi::Env env, const std::vector<ie::ParamInfo>& ps) {
+  Napi::Array names = Napi::Array::New(env, ps.size()), shapes = Napi::Array::New(env, ps.size()),
+              offsets = Napi::Array::New(env, ps.size());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    names[uint32_t(i)] = Napi::String::New(env, ps[i].name);
+    Napi::Array s = Napi::Array::New(env, ps[i].shape.size());
+    for (size_t k = 0; k < ps[i].shape.size(); ++k) s[uint32_t(k)] = Napi::Number::New(env, double(ps[i].shape[k]));
+    shapes[uint32_t(i)] = s;
+    offsets[uint32_t(i)] = Napi::Number::New(env, double(ps[i].offset));
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("names", names);
+  o.Set("shapes", shapes);
+  o.Set("offsets", offsets);
+  return o;
+}
+
 }  // namespace ieb

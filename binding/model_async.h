@@ -8,7 +8,9 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "ie/params.h"
 #include "ie/safetensors.h"
 #include "ie/stream.h"
 #include "promise_worker.h"
@@ -55,6 +57,9 @@ class ModelRef {
   std::shared_ptr<M> m_;
   int64_t reported_ = 0;
 };
+
+// {names, shapes, offsets} of a model's parameters (their layout in its flat buffer).
+Napi::Value param_info_value(Napi::Env env, const std::vector<ie::ParamInfo>& ps);
 
 // The arguments every model's load function takes: (configJson, configSource, weightsPath | null, ...,
 // seed at `seed_index`).

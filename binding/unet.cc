@@ -54,24 +54,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
 
   Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
 
-  Napi::Value ParamInfo(const CI& info) {
-    Napi::Env env = info.Env();
-    const auto& ps = model(info, "paramInfo").params();
-    Napi::Array names = Napi::Array::New(env, ps.size()), shapes = Napi::Array::New(env, ps.size()),
-                offsets = Napi::Array::New(env, ps.size());
-    for (size_t i = 0; i < ps.size(); ++i) {
-      names[uint32_t(i)] = Napi::String::New(env, ps[i].name);
-      Napi::Array s = Napi::Array::New(env, ps[i].shape.size());
-      for (size_t k = 0; k < ps[i].shape.size(); ++k) s[uint32_t(k)] = Napi::Number::New(env, double(ps[i].shape[k]));
-      shapes[uint32_t(i)] = s;
-      offsets[uint32_t(i)] = Napi::Number::New(env, double(ps[i].offset));
-    }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("names", names);
-    o.Set("shapes", shapes);
-    o.Set("offsets", offsets);
-    return o;
-  }
+  Napi::Value ParamInfo(const CI& info) { return param_info_value(info.Env(), model(info, "paramInfo").params()); }
 
   Napi::Value Params(const CI& info) { return TensorWrap::Wrap(info.Env(), model(info, "parameters").flat_params()); }
   Napi::Value Grads(const CI& info) {

@@ -26,7 +26,8 @@ class VAEWrap : public Napi::ObjectWrap<VAEWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeVAE",
                        {InstanceMethod<&VAEWrap::Config>("config"), InstanceMethod<&VAEWrap::NumParams>("numParams"),
-                        InstanceMethod<&VAEWrap::Params>("params"), InstanceMethod<&VAEWrap::Encode>("encode"),
+                        InstanceMethod<&VAEWrap::Params>("params"),
+                        InstanceMethod<&VAEWrap::ParamInfo>("paramInfo"), InstanceMethod<&VAEWrap::Encode>("encode"),
                         InstanceMethod<&VAEWrap::Decode>("decode"), InstanceMethod<&VAEWrap::Stats>("stats"),
                         InstanceMethod<&VAEWrap::Dispose>("dispose")});
   }
@@ -45,6 +46,7 @@ class VAEWrap : public Napi::ObjectWrap<VAEWrap> {
 
   Napi::Value Config(const CI& info) { return Napi::String::New(info.Env(), model(info, "config").config().to_json()); }
   Napi::Value NumParams(const CI& info) { return Napi::Number::New(info.Env(), double(model(info, "numParams").num_params())); }
+  Napi::Value ParamInfo(const CI& info) { return param_info_value(info.Env(), model(info, "paramInfo").params()); }
   Napi::Value Params(const CI& info) { return TensorWrap::Wrap(info.Env(), model(info, "parameters").flat_params()); }
 
   Napi::Value Stats(const CI& info) {

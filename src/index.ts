@@ -91,3 +91,4 @@ export {
 } from './train/negatives';
 export { runTraining, readTrainConfig, type TrainConfig, type TrainProgress, type RunTrainingOptions } from './train/run';
 export { trainClipBpe, writeClipTokenizer, type TrainBpeOptions, type BpeVocabulary } from './text/bpe_train';
+export { newPipeline, type NewPipelineOptions } from './train/new_pipeline';

@@ -94,6 +94,33 @@ describe.skipIf(!haveParity || !fs.existsSync(cli))('instructedit train', () => 
     expect(fs.existsSync(path.join(tmp, 'sigint', 'latest'))).toBe(true);
   }, 120_000);
 
+  it('a fresh pixel-space pipeline (newPipeline) trains with the CLI and edits', async () => {
+    const { newPipeline, Editor } = await import('../src');
+    const fresh = path.join(tmp, 'fresh');
+    await newPipeline(fresh, {
+      unet: { sample_size: 16, in_channels: 6, out_channels: 3, block_out_channels: [16, 32], layers_per_block: 1,
+        down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+        cross_attention_dim: 16, attention_head_dim: 2, norm_num_groups: 8 },
+      textEncoder: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 77, hidden_act: 'quick_gelu' },
+      vae: null,
+      tokenizerCorpus: [0, 1, 2, 3].map((i) => `swap the red and blue ${i}`),
+      tokenizerVocabSize: 560,
+      seed: 1,
+    });
+    expect(JSON.parse(fs.readFileSync(path.join(fresh, 'model_index.json'), 'utf8')).vae).toEqual([null, null]);
+    const r = spawnSync(process.execPath, [cli, 'train', '--quiet', '--config', config('fresh-run', { model: fresh, steps: 3, sampleEvery: 0, triplet: null })], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = path.join(tmp, 'fresh.png');
+    const e = spawnSync(process.execPath, [cli, 'edit', '--model', fresh, '--unet', path.join(tmp, 'fresh-run', 'checkpoint-0000003', 'unet'),
+      '--image', path.join(tmp, 's2.png'), '--instruction', 'swap the red and blue 2', '--out', out, '--steps', '2', '--quiet'], { encoding: 'utf8' });
+    expect(e.status, e.stderr).toBe(0);
+    const meta = await sharp(out).metadata();
+    expect([meta.width, meta.height]).toEqual([24, 24]); // pixel space: the input's size, no multiple-of-8 rounding
+    const ed = await Editor.fromPretrained(fresh);
+    expect(ed.vae).toBeNull();
+    await ed.dispose();
+  }, 120_000);
+
   it('config errors name the problem', () => {
     const bad = path.join(tmp, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ model, data: manifest, output: tmp, steps: 3, learningRate: 1 }));

@@ -5,7 +5,7 @@ import { native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import type { TokenIds } from '../text/clip_tokenizer';
 import { checkOptions, integer } from '../validate';
-import { checkLoadOptions, readConfig, resolvePretrained, withSignal } from './common';
+import { checkLoadOptions, namedViews, ParamLayout, readConfig, resolvePretrained, withSignal } from './common';
 
 /** A transformers CLIPTextConfig (config.json), as parsed by the model. */
 export type CLIPTextConfig = Readonly<Record<string, unknown>>;
@@ -65,6 +65,8 @@ export interface CLIPTextOutput {
 interface NativeCLIPText {
   config(): string;
   numParams(): number;
+  params(): NativeTensor;
+  paramInfo(): ParamLayout;
   forward(ids: Int32Array, batch: number, length: number, hiddenStates: boolean, cancel?: unknown): Promise<{
     lastHiddenState: NativeTensor;
     pooledOutput: NativeTensor;
@@ -155,6 +157,12 @@ export class CLIPTextModel {
   /** Number of parameters (elements). */
   get numParameters(): number {
     return this.#native('numParameters').numParams();
+  }
+
+  /** Every parameter by its transformers name: float32 views into the flat parameter buffer. */
+  parameters(): Map<string, Tensor> {
+    const m = this.#native('parameters');
+    return namedViews(m.params(), m.paramInfo());
   }
 
   /**

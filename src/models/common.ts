@@ -3,7 +3,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { native } from '../native';
+import { native, NativeTensor } from '../native';
+import { Tensor } from '../tensor';
 
 export interface PretrainedFiles {
   configPath: string;
@@ -97,4 +98,19 @@ export async function withSignal<T>(model: string, signal: AbortSignal | undefin
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** Where each parameter lies in a model's flat buffer. */
+export interface ParamLayout {
+  names: string[];
+  shapes: number[][];
+  offsets: number[];
+}
+
+/** Views by parameter name into a flat buffer with `layout` (shared storage, no copies). */
+export function namedViews(flat: NativeTensor, layout: ParamLayout): Map<string, Tensor> {
+  const f = flat as NativeTensor & { view(offset: number, shape: number[]): NativeTensor };
+  const out = new Map<string, Tensor>();
+  layout.names.forEach((n, i) => out.set(n, new Tensor(f.view(layout.offsets[i], layout.shapes[i]))));
+  return out;
 }

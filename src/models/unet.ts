@@ -6,6 +6,7 @@ import { native, NativeTensor } from '../native';
 import { Tensor, tensor } from '../tensor';
 import { checkOptions, integer } from '../validate';
 import { h } from '../ops/wrap';
+import { namedViews } from './common';
 import { checkLoadOptions, readConfig, resolvePretrained, withSignal } from './common';
 
 /** A diffusers UNet2DConditionModel config (config.json), as parsed and normalised by the model. */
@@ -172,10 +173,8 @@ export class UNet2DConditionModel {
     return this.#info.names.map((name, i) => ({ name, shape: this.#info.shapes[i].slice(), offset: this.#info.offsets[i] }));
   }
 
-  #views(flat: NativeTensor & { view(o: number, s: number[]): NativeTensor }, _what: string): Map<string, Tensor> {
-    const out = new Map<string, Tensor>();
-    this.#info.names.forEach((n, i) => out.set(n, new Tensor(flat.view(this.#info.offsets[i], this.#info.shapes[i]))));
-    return out;
+  #views(flat: NativeTensor, _what: string): Map<string, Tensor> {
+    return namedViews(flat, this.#info);
   }
 
   /**

@@ -5,7 +5,7 @@ import { native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { checkOptions, finiteNumber, integer } from '../validate';
 import { h } from '../ops/wrap';
-import { checkLoadOptions, readConfig, resolvePretrained, withSignal } from './common';
+import { checkLoadOptions, namedViews, ParamLayout, readConfig, resolvePretrained, withSignal } from './common';
 
 /** A diffusers AutoencoderKL config as parsed by the model (diffusers keys), plus `scalingFactor`. */
 export type AutoencoderKLConfig = Readonly<Record<string, unknown>> & { readonly scalingFactor: number };
@@ -100,6 +100,7 @@ interface NativeVAE {
   config(): string;
   numParams(): number;
   params(): NativeTensor;
+  paramInfo(): ParamLayout;
   encode(x: NativeTensor, ...args: RunArgs): Promise<Moments>;
   decode(z: NativeTensor, ...args: RunArgs): Promise<NativeTensor>;
   stats(): VAEMemoryStats;
@@ -171,6 +172,12 @@ export class AutoencoderKL {
   /** All parameters as one flat float32 tensor (diffusers' state_dict order, 64-byte aligned each). */
   flatParameters(): Tensor {
     return new Tensor(this.#native('flatParameters').params());
+  }
+
+  /** Every parameter by its diffusers name: float32 views into the flat parameter buffer. */
+  parameters(): Map<string, Tensor> {
+    const m = this.#native('parameters');
+    return namedViews(m.params(), m.paramInfo());
   }
 
   #runArgs(op: string, options: VAERunOptions, token: unknown): RunArgs {

@@ -1,0 +1,92 @@
+// A fresh, randomly initialised InstructPix2Pix pipeline folder in diffusers' layout: the starting
+// point for training a small model from scratch (the built-in editing model). The text encoder is
+// frozen during training (as in InstructPix2Pix), so it stays random: the UNet learns to read it.
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+
+import { saveSafetensors } from '../io/safetensors';
+import { CLIPTextModel } from '../models/clip_text';
+import { UNet2DConditionModel } from '../models/unet';
+import { AutoencoderKL } from '../models/vae';
+import { createScheduler, SchedulerConfig } from '../schedulers';
+import { Tensor } from '../tensor';
+import { trainClipBpe, writeClipTokenizer } from '../text/bpe_train';
+import { checkOptions, integer } from '../validate';
+
+export interface NewPipelineOptions {
+  /** diffusers UNet config; in_channels = 2 × out_channels (noisy + image). */
+  unet: Record<string, unknown>;
+  /** transformers CLIPTextConfig (its vocab_size is set to the trained tokenizer's). */
+  textEncoder: Record<string, unknown>;
+  /** diffusers AutoencoderKL config, or null for a pixel-space model (out_channels 3). */
+  vae: Record<string, unknown> | null;
+  /** Texts to train the tokenizer's BPE on (e.g. every instruction of the training set). */
+  tokenizerCorpus: readonly string[];
+  tokenizerVocabSize?: number;
+  /** The sampler config saved as scheduler/scheduler_config.json (default: Euler ancestral, SD's betas). */
+  scheduler?: SchedulerConfig;
+  seed?: number;
+}
+
+const DEFAULT_SCHEDULER: SchedulerConfig = {
+  _class_name: 'EulerAncestralDiscreteScheduler', num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012,
+  beta_schedule: 'scaled_linear', prediction_type: 'epsilon', timestep_spacing: 'linspace', steps_offset: 1,
+};
+
+async function saveWeights(file: string, params: Map<string, Tensor>): Promise<void> {
+  try {
+    await saveSafetensors(file, Object.fromEntries(params), { metadata: { format: 'pt' } });
+  } finally {
+    for (const t of params.values()) t.dispose();
+  }
+}
+
+async function writeJson(file: string, v: unknown): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, `${JSON.stringify(v, null, 2)}\n`);
+}
+
+/** Writes the folder (model_index.json, unet/, text_encoder/, tokenizer/, scheduler/, vae/ unless pixel space). */
+export async function newPipeline(dir: string, o: NewPipelineOptions): Promise<void> {
+  const op = 'newPipeline';
+  checkOptions(o, ['unet', 'textEncoder', 'vae', 'tokenizerCorpus', 'tokenizerVocabSize', 'scheduler', 'seed'], op);
+  const seed = integer(o.seed ?? 0, op, 'seed', 0);
+  const scheduler = o.scheduler ?? DEFAULT_SCHEDULER;
+  createScheduler(scheduler); // validate before writing anything
+  const vocab = trainClipBpe(o.tokenizerCorpus, { vocabSize: o.tokenizerVocabSize ?? 1024 });
+  const vocabSize = Object.keys(vocab.vocab).length;
+  await writeClipTokenizer(path.join(dir, 'tokenizer'), vocab);
+  const textConfig = { architectures: ['CLIPTextModel'], ...o.textEncoder, vocab_size: vocabSize, bos_token_id: vocabSize - 2, eos_token_id: vocabSize - 1 };
+  const text = await CLIPTextModel.fromConfig(textConfig, { seed });
+  try {
+    await writeJson(path.join(dir, 'text_encoder', 'config.json'), textConfig);
+    await saveWeights(path.join(dir, 'text_encoder', 'model.safetensors'), text.parameters());
+  } finally {
+    text.dispose();
+  }
+  const unet = await UNet2DConditionModel.fromConfig(o.unet, { seed: seed + 1 });
+  try {
+    await writeJson(path.join(dir, 'unet', 'config.json'), { _class_name: 'UNet2DConditionModel', ...o.unet });
+    await saveWeights(path.join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), unet.parameters());
+  } finally {
+    unet.dispose();
+  }
+  if (o.vae) {
+    const vae = await AutoencoderKL.fromConfig(o.vae, { seed: seed + 2 });
+    try {
+      await writeJson(path.join(dir, 'vae', 'config.json'), { _class_name: 'AutoencoderKL', ...o.vae });
+      await saveWeights(path.join(dir, 'vae', 'diffusion_pytorch_model.safetensors'), vae.parameters());
+    } finally {
+      vae.dispose();
+    }
+  }
+  await writeJson(path.join(dir, 'scheduler', 'scheduler_config.json'), scheduler);
+  await writeJson(path.join(dir, 'model_index.json'), {
+    _class_name: 'StableDiffusionInstructPix2PixPipeline',
+    scheduler: ['diffusers', String(scheduler._class_name)],
+    text_encoder: ['transformers', 'CLIPTextModel'],
+    tokenizer: ['transformers', 'CLIPTokenizer'],
+    unet: ['diffusers', 'UNet2DConditionModel'],
+    vae: o.vae ? ['diffusers', 'AutoencoderKL'] : [null, null],
+  });
+}
