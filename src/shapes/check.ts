@@ -71,9 +71,11 @@ export function psnr(a: PixelData, b: PixelData, mask?: Uint8Array | null, regio
   return sum === 0 ? Infinity : 10 * Math.log10((255 * 255) / (sum / n));
 }
 
-/** What was expected in a cell the edit changes, what the image shows there, and what is wrong. */
+/** What was expected in a checked cell, what the image shows there, and what is wrong. */
 export interface CellCheck {
   cell: CellName;
+  /** Whether the edit changes this cell's content (otherwise it is an empty cell that must stay so). */
+  changed: boolean;
   /** The target scene's object there, or null (the cell must be empty). */
   expected: ShapeObject | null;
   /** The best explanation of the image's pixels in the cell (null: empty). */
@@ -92,9 +94,9 @@ export interface BackgroundCheck {
 
 /** The attribute check of one output. */
 export interface EditCheck {
-  /** Every changed cell holds what it should, and the background is right when it was edited. */
+  /** Every checked cell holds what it should, and the background is right when it was edited. */
   pass: boolean;
-  /** One per cell whose content the edit changes (none for a background edit). */
+  /** One per cell the edit changes or that the target leaves empty (in reading order). */
   cells: CellCheck[];
   /** Present when the edit changes the background. */
   background: BackgroundCheck | null;
@@ -145,9 +147,10 @@ function classifyCell(px: Float32Array, bg: Buffer, cellPixels: number[], cell: 
 /**
  * Checks whether `output` shows the edit from `source` to `target` (canonical or not): every cell
  * whose content differs between the scenes must hold the target's content (a removed or moved-away
- * object's cell must read as empty), by the classification described at the top of this file; a
- * background edit must make the target's background the nearest of all backgrounds over the
- * target's background pixels. Cells the edit does not change are not looked at (that is
+ * object's cell must read as empty), and every cell the target leaves empty must read as empty (so
+ * extra copies or a duplicate left behind fail), by the classification described at the top of this
+ * file; a background edit must make the target's background the nearest of all backgrounds over
+ * the target's background pixels. Objects the edit leaves alone are not looked at (that is
  * preservation: see psnr outside the mask).
  */
 export async function checkEdit(source: Scene, target: Scene, output: PixelData): Promise<EditCheck> {
@@ -161,14 +164,15 @@ export async function checkEdit(source: Scene, target: Scene, output: PixelData)
   CELLS.forEach((cell, ci) => {
     const before = s.objects.find((o) => o.cell === cell) ?? null;
     const expected = t.objects.find((o) => o.cell === cell) ?? null;
-    if (sameObject(before, expected)) return;
+    // unchanged objects are preservation's business; an empty cell must stay empty (no stray copies)
+    if (sameObject(before, expected) && expected) return;
     const cellPixels: number[] = [];
     for (let p = 0; p < cellOf.length; p++) if (cellOf[p] === ci) cellPixels.push(p);
     const found = classifyCell(px, bg, cellPixels, cell, fp);
     const wrong: CellCheck['wrong'] = [];
     if (!expected !== !found) wrong.push('presence');
     else if (expected && found) for (const k of ['shape', 'colour', 'size'] as const) if (expected[k] !== found[k]) wrong.push(k);
-    cells.push({ cell, expected, found, wrong, pass: wrong.length === 0 });
+    cells.push({ cell, changed: !sameObject(before, expected), expected, found, wrong, pass: wrong.length === 0 });
   });
   let background: BackgroundCheck | null = null;
   if (JSON.stringify(s.background) !== JSON.stringify(t.background)) {
