@@ -108,6 +108,7 @@ export {
   renderSceneRGB,
   renderScenePNG,
   objectFootprint,
+  objectCoverage,
   editMask,
   EDIT_TYPES,
   MAX_OBJECTS,

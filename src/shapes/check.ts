@@ -19,8 +19,10 @@ import {
   allBackgrounds,
   canonicalScene,
   footprints,
+  objectCoverage,
   pixelCells,
   renderBackgroundRGB,
+  sameObject,
 } from './scene';
 
 /**
@@ -102,8 +104,6 @@ export interface EditCheck {
   background: BackgroundCheck | null;
 }
 
-const sameObject = (a: ShapeObject | null, b: ShapeObject | null) =>
-  a === b || (!!a && !!b && a.shape === b.shape && a.colour === b.colour && a.size === b.size && a.cell === b.cell);
 
 /** The best explanation of a cell's pixels: empty or an object, by least squared error. */
 function classifyCell(px: Float32Array, bg: Buffer, cellPixels: number[], cell: CellName, fp: ReadonlyMap<string, Uint8Array>): ShapeObject | null {
@@ -176,11 +176,7 @@ export async function checkEdit(source: Scene, target: Scene, output: PixelData)
   });
   let background: BackgroundCheck | null = null;
   if (JSON.stringify(s.background) !== JSON.stringify(t.background)) {
-    const covered = new Uint8Array(size * size);
-    for (const o of t.objects) {
-      const bits = fp.get(`${o.shape}:${o.size}:${o.cell}`)!;
-      for (let p = 0; p < covered.length; p++) covered[p] |= bits[p];
-    }
+    const covered = await objectCoverage(t, size);
     const candidates = allBackgrounds();
     const renders = await Promise.all(candidates.map((b) => renderBackgroundRGB(b, size)));
     let bestErr = Infinity;

@@ -349,8 +349,22 @@ export async function objectFootprint(object: Pick<ShapeObject, 'shape' | 'size'
   return (await footprints(size)).get(`${object.shape}:${object.size}:${object.cell}`)!;
 }
 
-const sameObject = (a: ShapeObject | undefined, b: ShapeObject | undefined) =>
-  a === b || (!!a && !!b && a.shape === b.shape && a.colour === b.colour && a.size === b.size && a.cell === b.cell);
+/** Whether two (possibly absent) objects are the same in every attribute. */
+export function sameObject(a: ShapeObject | null | undefined, b: ShapeObject | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.shape === b.shape && a.colour === b.colour && a.size === b.size && a.cell === b.cell;
+}
+
+/** The union of the footprints of a scene's objects (0/1, size·size): the pixels not background. */
+export async function objectCoverage(scene: Scene, size = 64): Promise<Uint8Array> {
+  const fp = await footprints(size);
+  const covered = new Uint8Array(size * size);
+  for (const o of scene.objects) {
+    const bits = fp.get(`${o.shape}:${o.size}:${o.cell}`)!;
+    for (let p = 0; p < covered.length; p++) covered[p] |= bits[p];
+  }
+  return covered;
+}
 
 /**
  * The pixels an edit from `source` to `target` may change, as a 0/1 bitmap (size·size): the old
@@ -372,16 +386,7 @@ export async function editMask(source: Scene, target: Scene, size = 64): Promise
     for (const o of [a, b]) if (o) or(fp.get(`${o.shape}:${o.size}:${o.cell}`)!);
   }
   if (JSON.stringify(s.background) !== JSON.stringify(t.background)) {
-    const covered = (sc: Scene) => {
-      const c = new Uint8Array(size * size);
-      for (const o of sc.objects) {
-        const bits = fp.get(`${o.shape}:${o.size}:${o.cell}`)!;
-        for (let p = 0; p < c.length; p++) c[p] |= bits[p];
-      }
-      return c;
-    };
-    const cs = covered(s);
-    const ct = covered(t);
+    const [cs, ct] = await Promise.all([objectCoverage(s, size), objectCoverage(t, size)]);
     for (let p = 0; p < mask.length; p++) if (!cs[p] || !ct[p]) mask[p] = 1;
   }
   return mask;
