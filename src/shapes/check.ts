@@ -3,7 +3,7 @@
 // the image the way the renderer writes it: each cell the edit changes is explained by the best of
 // "empty" and every (shape, size, colour) drawn over the expected background, by squared error;
 // the edit passes when every such cell holds what the target scene says (and, for background
-// edits, when the nearest of all backgrounds is the expected one). A model's blurred or slightly
+// edits, when the nearest of all backgrounds is the expected one). A noisy or slightly
 // off-colour output still classifies correctly; a missing, misplaced, mis-coloured or mis-shaped
 // object does not.
 import {
