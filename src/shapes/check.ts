@@ -1,12 +1,11 @@
 // Evaluation helpers for ShapeEdit: did an output image carry out the edit (attribute check), and
 // how close is it to a reference inside / outside the edit mask (PSNR). The attribute check reads
-// the image the way the renderer writes it: each cell the edit changes (or the target leaves empty)
-// is explained by the best of
-// "empty" and every (shape, size, colour) drawn over the expected background, by squared error;
-// the edit passes when every such cell holds what the target scene says (and, for background
-// edits, when the nearest of all backgrounds is the expected one). A noisy or slightly
-// off-colour output still classifies correctly; a missing, misplaced, mis-coloured or mis-shaped
-// object does not.
+// the image the way the renderer writes it: each cell the edit changes (or the target leaves
+// empty) is explained by the best of "empty" and every (shape, size, colour) drawn over the
+// expected background, by squared error; the edit passes when every such cell holds what the
+// target scene says (and, for background edits, when the nearest of all backgrounds is the
+// expected one). A noisy or slightly off-colour output still classifies correctly; a missing,
+// misplaced, mis-coloured or mis-shaped object does not.
 import {
   Background,
   CELLS,
