@@ -92,3 +92,7 @@ export {
 export { runTraining, readTrainConfig, type TrainConfig, type TrainProgress, type RunTrainingOptions } from './train/run';
 export { trainClipBpe, writeClipTokenizer, type TrainBpeOptions, type BpeVocabulary } from './text/bpe_train';
 export { newPipeline, type NewPipelineOptions } from './train/new_pipeline';
+// ShapeEdit (synthetic scenes, edits with exact targets and masks, the dataset writer, the checks)
+// as a namespace: its names (SIZES, CELLS, psnr, ...) are too generic for the package root.
+import * as shapes from './shapes';
+export { shapes };
