@@ -8,11 +8,15 @@ import { parseArgs } from 'node:util';
 
 import { Editor, EditProgress, SCHEDULER_NAMES } from './editor';
 import { readTrainConfig, runTraining } from './train/run';
+import * as shapes from './shapes';
+import { writeFile } from 'node:fs/promises';
 import type { SchedulerShortName } from './schedulers';
 
 const USAGE = `Usage:
   instructedit edit --model DIR --image IN --instruction TEXT --out OUT [options]
   instructedit train --config train.json [--quiet]
+  instructedit eval --model DIR --data test.jsonl [--unet DIR] [--limit N] [--steps N] [--seed N]
+                    [--out report.md] [--grid grid.png] [--quiet]
 
 Edit an image as an instruction says, with an InstructPix2Pix pipeline folder (diffusers layout).
 
@@ -152,6 +156,39 @@ async function edit(argv: string[]): Promise<void> {
   }
 }
 
+async function evaluate(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
+    model: { type: 'string' }, data: { type: 'string' }, unet: { type: 'string' }, limit: { type: 'string' },
+    steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' },
+    threads: { type: 'string' }, quiet: { type: 'boolean' } } });
+  for (const k of ['model', 'data'] as const) if (values[k] === undefined) throw new UsageError(`--${k} is required`);
+  for (const k of ['model', 'data', 'unet'] as const) {
+    if (values[k] !== undefined && !existsSync(values[k] as string)) throw new UsageError(`--${k}: ${values[k]} does not exist`);
+  }
+  const limit = num(values.limit, 'limit', true, 1);
+  const steps = num(values.steps, 'steps', true, 1);
+  const seed = num(values.seed, 'seed', true, 0) ?? 0;
+  const editor = await Editor.fromPretrained(values.model as string, { unet: values.unet, threads: num(values.threads, 'threads', true, 1) });
+  const outputs: Uint8Array[] = [];
+  try {
+    const ev = await shapes.evaluateShapeEdit(values.data as string, async (src, instruction, _r, i) => {
+      const res = await editor.edit(src, instruction, { steps, seed: seed + i });
+      const raw = await res.toRaw();
+      res.dispose();
+      outputs.push(raw.data);
+      return raw.data;
+    }, { limit, onProgress: (d, n) => { if (!values.quiet) process.stderr.write(`\reval ${d}/${n}\x1b[K`); } });
+    if (!values.quiet) process.stderr.write('\n');
+    const table = shapes.evaluationTable(ev);
+    process.stdout.write(table);
+    if (values.out) await writeFile(values.out, `# ShapeEdit evaluation\n\nmodel: ${values.model}${values.unet ? ` (unet ${values.unet})` : ''}; data: ${values.data}; steps: ${steps ?? 20}; seed: ${seed}\n\n${table}`);
+    if (values.grid) await shapes.evaluationGrid(values.data as string, outputs, values.grid);
+    return 0;
+  } finally {
+    await editor.dispose();
+  }
+}
+
 async function train(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false,
     options: { config: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -208,7 +245,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'train') return await train(rest);
-    if (cmd !== 'edit') throw new UsageError(`unknown command '${cmd}' (commands: edit, train)`);
+    if (cmd === 'eval') return await evaluate(rest);
+    if (cmd !== 'edit') throw new UsageError(`unknown command '${cmd}' (commands: edit, train, eval)`);
     await edit(rest);
     return 0;
   } catch (e) {

@@ -3,3 +3,4 @@ export * from './scene';
 export * from './edits';
 export * from './generate';
 export * from './check';
+export * from './evaluate';
