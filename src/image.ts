@@ -3,18 +3,11 @@
 // Decoding and encoding run on libuv's pool (sharp is asynchronous); the conversions between
 // interleaved bytes and planar floats are linear passes on the JS thread (a few ms at 512×512).
 import type { OutputInfo, Sharp } from 'sharp';
-import type sharpFn from 'sharp';
 
 import { Tensor, tensor } from './tensor';
 import { checkOptions, integer } from './validate';
+import { sharp } from './sharp_lazy';
 
-// sharp (and libvips) load on first use, so code that only needs tensors and models never pays for it.
-let sharpModule: typeof sharpFn | null = null;
-function sharp(...args: Parameters<typeof sharpFn>): Sharp {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  sharpModule ??= require('sharp') as typeof sharpFn;
-  return sharpModule(...args);
-}
 
 /** What the image functions accept: a file path, encoded bytes, a sharp pipeline, or a tensor. */
 export type ImageInput = string | Buffer | Uint8Array | Sharp | Tensor;

@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-import type { Sharp } from 'sharp';
+import { sharp } from '../sharp_lazy';
 
 import { checkEdit, psnr } from './check';
 import { EDIT_TYPES, EditType } from './edits';
@@ -49,19 +49,15 @@ export interface Evaluation {
 
 const CAP = 60; // dB: an exact match counts as 60 in the means, so one perfect edit cannot make a mean infinite
 
-function sharpLib(): (input?: string | Buffer | object, options?: object) => Sharp {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return require('sharp');
-}
 
 async function rgb(file: string): Promise<{ data: Uint8Array; size: number }> {
-  const { data, info } = await sharpLib()(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.width !== info.height) throw new Error(`evaluateShapeEdit: ${file} is not square`);
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), size: info.width };
 }
 
 async function maskBits(file: string): Promise<Uint8Array> {
-  const { data } = await sharpLib()(file).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(file).greyscale().raw().toBuffer({ resolveWithObject: true });
   return Uint8Array.from(data, (v) => (v > 127 ? 1 : 0));
 }
 
@@ -137,7 +133,6 @@ export async function evaluationGrid(manifest: string, outputs: Uint8Array[], fi
   const width = 3 * S + 4 * pad;
   const height = records.length * (S + pad) + pad;
   const composites: { input: Buffer; left: number; top: number }[] = [];
-  const sharp = sharpLib();
   for (const [i, r] of records.entries()) {
     const top = pad + i * (S + pad);
     const out = await sharp(Buffer.from(outputs[i]), { raw: { width: S, height: S, channels: 3 } }).png().toBuffer();
@@ -145,6 +140,6 @@ export async function evaluationGrid(manifest: string, outputs: Uint8Array[], fi
     composites.push({ input: out, left: 2 * pad + S, top });
     composites.push({ input: await sharp(path.join(dir, r.target)).png().toBuffer(), left: 3 * pad + 2 * S, top });
   }
-  await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+  await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } } as never)
     .composite(composites).png().toFile(file);
 }

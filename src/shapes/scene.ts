@@ -3,17 +3,10 @@
 // shape-rendering="crispEdges". Crisp edges matter: with no anti-aliasing every pixel is either
 // exactly background or exactly one object's palette colour, so an object's footprint is an exact
 // bitmap, edit masks are exact, and a render is a pure function of (scene, size) — byte for byte.
-import type { Sharp } from 'sharp';
-import type sharpFn from 'sharp';
 
 import { checkOptions, integer } from '../validate';
+import { sharp } from '../sharp_lazy';
 
-// sharp loads on first render, as in image.ts: importing the package does not load libvips.
-let sharpModule: typeof sharpFn | null = null;
-function sharp(...args: Parameters<typeof sharpFn>): Sharp {
-  sharpModule ??= require('sharp') as typeof sharpFn;
-  return sharpModule(...args);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary

@@ -7,21 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Sharp } from 'sharp';
-import type sharpFn from 'sharp';
 
 import { Tensor, tensor } from '../tensor';
 import type { Device } from '../types';
 import { bool, checkDevice, checkOptions, finiteNumber, integer } from '../validate';
 import { makeNegatives } from './negatives';
 import { Rng, hashKeys } from './rng';
+import { sharp } from '../sharp_lazy';
 
-// sharp (libvips) loads on first decode, as in image.ts: importing the package does not load it.
-let sharpModule: typeof sharpFn | null = null;
-function sharp(...args: Parameters<typeof sharpFn>): Sharp {
-  sharpModule ??= require('sharp') as typeof sharpFn;
-  return sharpModule(...args);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Manifest
