@@ -40,20 +40,24 @@ const RECORDS = [
   { src: scene(GREEN, 0.1, 5), tgt: scene(BLUE, 0.1, 5), ins: 'make the square blue', neg: 'make the square red' },
 ];
 
-async function makeBatches(): Promise<TrainBatch[]> {
+/** Records as one image batch: sources and targets [n, 3, SIZE, SIZE] in [−1, 1], texts, negatives. */
+function imageBatch(rs: typeof RECORDS) {
+  const cat = (k: 'src' | 'tgt') => {
+    const f = new Float32Array(rs.length * 3 * SIZE * SIZE);
+    rs.forEach((r, j) => f.set(r[k], j * 3 * SIZE * SIZE));
+    return tensor(f, [rs.length, 3, SIZE, SIZE]);
+  };
+  return { source: cat('src'), target: cat('tgt'), instructions: rs.map((r) => r.ins), negatives: rs.map((r) => r.neg) };
+}
+
+/** The records in batches of two, encoded by `enc`. */
+async function encodePairs(enc: BatchEncoder): Promise<TrainBatch[]> {
   const out: TrainBatch[] = [];
   for (let i = 0; i < RECORDS.length; i += 2) {
-    const rs = RECORDS.slice(i, i + 2);
-    const cat = (k: 'src' | 'tgt') => {
-      const f = new Float32Array(rs.length * 3 * SIZE * SIZE);
-      rs.forEach((r, j) => f.set(r[k], j * 3 * SIZE * SIZE));
-      return tensor(f, [rs.length, 3, SIZE, SIZE]);
-    };
-    const source = cat('src');
-    const target = cat('tgt');
-    out.push(await encoder.encode({ source, target, instructions: rs.map((r) => r.ins), negatives: rs.map((r) => r.neg) }));
-    source.dispose();
-    target.dispose();
+    const b = imageBatch(RECORDS.slice(i, i + 2));
+    out.push(await enc.encode(b));
+    b.source.dispose();
+    b.target.dispose();
   }
   return out;
 }
@@ -80,7 +84,7 @@ beforeAll(async () => {
   const textEncoder = await CLIPTextModel.fromPretrained(root);
   const tokenizer = await CLIPTokenizer.fromPretrained(root);
   encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { targetMode: true });
-  batches = await makeBatches();
+  batches = await encodePairs(encoder);
 });
 afterAll(() => {
   batches.forEach(disposeTrainBatch);
@@ -154,16 +158,7 @@ describe.skipIf(!haveParity)('Trainer', () => {
     const cfg = { ...unetConfig, in_channels: 6, out_channels: 3 };
     const unet = await UNet2DConditionModel.fromConfig(cfg, { seed: 8 });
     const pixelEncoder = new BatchEncoder({ vae: null, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer });
-    const pixelBatches: TrainBatch[] = [];
-    for (let i = 0; i < RECORDS.length; i += 2) {
-      const rs = RECORDS.slice(i, i + 2);
-      const cat = (k: 'src' | 'tgt') => {
-        const f = new Float32Array(rs.length * 3 * SIZE * SIZE);
-        rs.forEach((r, j) => f.set(r[k], j * 3 * SIZE * SIZE));
-        return tensor(f, [rs.length, 3, SIZE, SIZE]);
-      };
-      pixelBatches.push(await pixelEncoder.encode({ source: cat('src'), target: cat('tgt'), instructions: rs.map((r) => r.ins), negatives: rs.map((r) => r.neg) }));
-    }
+    const pixelBatches = await encodePairs(pixelEncoder);
     expect(pixelBatches[0].latents.shape).toEqual([2, 3, SIZE, SIZE]);
     const trainer = new Trainer(unet, { noiseScheduler: ddpm(), lr: 2e-3, weightDecay: 0, lrSchedule: 'warmup', warmupSteps: 20, triplet: {}, seed: 2 });
     const pl: number[] = [];
@@ -294,14 +289,8 @@ describe.skipIf(!haveParity)('Trainer', () => {
 
   it('the encoding cache serves repeats (same tensors) and keys on augmentation', async () => {
     const cached = new BatchEncoder({ vae: encoder.vae, textEncoder: encoder.textEncoder, tokenizer: encoder.tokenizer }, { cache: true, targetMode: true });
-    const rs = RECORDS.slice(0, 2);
-    const mk = (k: 'src' | 'tgt') => {
-      const f = new Float32Array(2 * 3 * SIZE * SIZE);
-      rs.forEach((r, j) => f.set(r[k], j * 3 * SIZE * SIZE));
-      return tensor(f, [2, 3, SIZE, SIZE]);
-    };
     const aug = [{ top: 0, left: 0, flip: false }, { top: 0, left: 0, flip: false }];
-    const b = { source: mk('src'), target: mk('tgt'), instructions: rs.map((r) => r.ins), negatives: rs.map((r) => r.neg), indices: [0, 1], augment: aug };
+    const b = { ...imageBatch(RECORDS.slice(0, 2)), indices: [0, 1], augment: aug };
     const first = await cached.encode(b);
     const again = await cached.encode(b);
     expect(cached.cacheStats()).toEqual({ hits: 2, entries: 2 });

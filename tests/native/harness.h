@@ -69,6 +69,14 @@ inline double rel_error(const std::vector<float>& a, const std::vector<double>& 
   return rel_error(a.data(), ref.data(), a.size());
 }
 
+// The message of the ie::Error that f throws ("" when it throws none).
+std::string error_of(const std::function<void()>& f);
+// Whether f throws an ie::Error whose message contains `needle`.
+inline bool throws_with(const std::function<void()>& f, const std::string& needle) {
+  std::string m = error_of(f);
+  return !m.empty() && m.find(needle) != std::string::npos;
+}
+
 // Runs fn once per CPU path this machine supports, with the path set and named in failures.
 void for_each_cpu_path(const std::function<void()>& fn);
 

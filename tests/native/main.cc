@@ -25,6 +25,15 @@ void record_failure(const char* file, int line, const std::string& msg) {
   std::fprintf(stderr, "  FAIL %s:%d [%s] %s\n", file, line, context().c_str(), msg.c_str());
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ie::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 void for_each_cpu_path(const std::function<void()>& fn) {
   ie::CpuPath saved = ie::cpu_path();
   for (int p = 0; p <= int(ie::cpu_path_detected()); ++p) {

@@ -46,15 +46,7 @@ std::vector<int32_t> host_ids(const Tensor& t) {
   return v;
 }
 
-// The message of the ie::Error that f throws ("" if none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ie::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using iet::error_of;
 void expect_error(const std::function<void()>& f, const std::string& needle, const std::string& what) {
   std::string msg = error_of(f);
   IE_EXPECT(!msg.empty(), what + ": no error");

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "cpu/block_sum.h"
 #include "ie/parallel.h"
 
 namespace ie::cpu::IE_ISA {
@@ -15,18 +16,7 @@ void mse_forward(const float* pred, const float* target, float* loss, int64_t n)
   parallel_for(nb, 1, [&](int64_t bb, int64_t be) {
     for (int64_t blk = bb; blk < be; ++blk) {
       int64_t i = blk * kBlock, end = i + kBlock < n ? i + kBlock : n;
-      double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (; i + 8 <= end; i += 8)
-        for (int j = 0; j < 8; ++j) {
-          double d = double(pred[i + j]) - double(target[i + j]);
-          acc[j] += d * d;
-        }
-      double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-      for (; i < end; ++i) {
-        double d = double(pred[i]) - double(target[i]);
-        s += d * d;
-      }
-      part[blk] = s;
+      part[blk] = block_sum_sq(pred, target, i, end);
     }
   });
   double s = 0;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "cpu/block_sum.h"
 #include "ie/parallel.h"
 
 namespace ie::cpu::IE_ISA {
@@ -43,11 +44,7 @@ void sum_squares(const float* x, int64_t n, double* sum, int* finite) {
   parallel_for(nb, 1, [&](int64_t bb, int64_t be) {
     for (int64_t blk = bb; blk < be; ++blk) {
       int64_t i = blk * kBlock, end = i + kBlock < n ? i + kBlock : n;
-      double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (; i + 8 <= end; i += 8)
-        for (int j = 0; j < 8; ++j) acc[j] += double(x[i + j]) * double(x[i + j]);
-      double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-      for (; i < end; ++i) s += double(x[i]) * double(x[i]);
+      double s = block_sum_sq(x, nullptr, i, end);
       part[blk] = s;
       fin[blk] = std::isfinite(s) ? 1 : 0;  // NaN/Inf anywhere makes the block's sum non-finite
     }

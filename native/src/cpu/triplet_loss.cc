@@ -2,28 +2,13 @@
 
 #include <cstdlib>
 
+#include "cpu/block_sum.h"
 #include "ie/parallel.h"
 
 namespace ie::cpu::IE_ISA {
 
 namespace {
 constexpr int64_t kBlock = 1 << 13;
-
-// Σ(a − t)² over [i, end), 8 double lanes then a fixed tree.
-double sq_diff(const float* a, const float* t, int64_t i, int64_t end) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (; i + 8 <= end; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      double d = double(a[i + j]) - double(t[i + j]);
-      acc[j] += d * d;
-    }
-  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < end; ++i) {
-    double d = double(a[i]) - double(t[i]);
-    s += d * d;
-  }
-  return s;
-}
 }  // namespace
 
 // Blocks of every row (2B rows × nb blocks) in parallel; each row's block sums added in order.
@@ -37,7 +22,7 @@ void triplet_sums(const float* pred, const float* target, int64_t B, int64_t n, 
       const float* row = pred + r * n;
       const float* tgt = target + (r % B) * n;
       int64_t i = blk * kBlock, end = i + kBlock < n ? i + kBlock : n;
-      part[k] = sq_diff(row, tgt, i, end);
+      part[k] = block_sum_sq(row, tgt, i, end);
     }
   });
   for (int64_t r = 0; r < rows; ++r) {
