@@ -6,22 +6,27 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { Editor, EditProgress, SCHEDULER_NAMES } from './editor';
+import { DEFAULT_MODEL_DIR, Editor, EditProgress, SCHEDULER_NAMES } from './editor';
 import { readTrainConfig, runTraining } from './train/run';
 import * as shapes from './shapes';
 import { writeFile } from 'node:fs/promises';
 import type { SchedulerShortName } from './schedulers';
 
 const USAGE = `Usage:
-  instructedit edit --model DIR --image IN --instruction TEXT --out OUT [options]
+  instructedit edit --image IN --instruction TEXT --out OUT [--model DIR] [options]
   instructedit train --config train.json [--quiet]
-  instructedit eval --model DIR --data test.jsonl [--unet DIR] [--limit N] [--steps N] [--seed N]
-                    [--out report.md] [--grid grid.png] [--quiet]
+  instructedit eval --data test.jsonl [--model DIR] [--unet DIR] [--limit N] [--steps N] [--seed N]
+                    [--guidance S] [--image-guidance S] [--scheduler NAME] [--out report.md]
+                    [--grid grid.png] [--quiet]
 
-Edit an image as an instruction says, with an InstructPix2Pix pipeline folder (diffusers layout).
+Edit an image as an instruction says, with an InstructPix2Pix pipeline folder (diffusers layout),
+or with the built-in ShapeEdit model (64x64 scenes of coloured shapes) when --model is left out.
 
 Options:
-  --model DIR            pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)
+  --model DIR            pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/);
+                         default: the built-in ShapeEdit model
+  (--steps, --guidance, --image-guidance, --scheduler and --max-pixels default to the model's
+   instructedit.json where it has one: 20 DDIM steps at 64x64 for the built-in model)
   --image FILE           input image (JPEG, PNG, WebP, TIFF, GIF, AVIF, ...)
   --instruction TEXT     what to change, e.g. "make it snow"
   --out FILE             output image (.png, .jpg, .webp)
@@ -78,6 +83,12 @@ function progressBar(enabled: boolean): { update(p: EditProgress): void; done():
   };
 }
 
+function checkSchedulerName(name: string | undefined): void {
+  if (name !== undefined && !(name in SCHEDULER_NAMES) && !Object.values(SCHEDULER_NAMES).includes(name as never)) {
+    throw new UsageError(`--scheduler must be one of ${Object.keys(SCHEDULER_NAMES).join(', ')}, got '${name}'`);
+  }
+}
+
 async function edit(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -107,23 +118,22 @@ async function edit(argv: string[]): Promise<void> {
     return;
   }
   if (values.unet !== undefined && !existsSync(values.unet)) throw new UsageError(`--unet: ${values.unet} does not exist`);
-  for (const k of ['model', 'image', 'instruction', 'out'] as const) {
+  for (const k of ['image', 'instruction', 'out'] as const) {
     if (values[k] === undefined) throw new UsageError(`--${k} is required`);
   }
-  const model = values.model as string;
+  const model = values.model ?? DEFAULT_MODEL_DIR;
   const image = values.image as string;
   const out = values.out as string;
-  if (!existsSync(model)) throw new UsageError(`--model: ${model} does not exist`);
+  if (!existsSync(model)) {
+    throw new UsageError(values.model === undefined ? `the built-in model is missing from this install (${model}); pass --model DIR` : `--model: ${model} does not exist`);
+  }
   if (!existsSync(image)) throw new UsageError(`--image: ${image} does not exist`);
   const outDir = path.dirname(path.resolve(out));
   if (!existsSync(outDir)) throw new UsageError(`--out: the folder ${outDir} does not exist`);
   if (!['.png', '.jpg', '.jpeg', '.webp'].includes(path.extname(out).toLowerCase())) {
     throw new UsageError(`--out: use a .png, .jpg or .webp file name, got '${out}'`);
   }
-  if (values.scheduler !== undefined && !(values.scheduler in SCHEDULER_NAMES) &&
-      !Object.values(SCHEDULER_NAMES).includes(values.scheduler as never)) {
-    throw new UsageError(`--scheduler must be one of ${Object.keys(SCHEDULER_NAMES).join(', ')}, got '${values.scheduler}'`);
-  }
+  checkSchedulerName(values.scheduler);
   const steps = num(values.steps, 'steps', true, 1);
   const guidanceScale = num(values.guidance, 'guidance', false, 0);
   const imageGuidanceScale = num(values['image-guidance'], 'image-guidance', false, 0);
@@ -160,19 +170,25 @@ async function evaluate(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
     model: { type: 'string' }, data: { type: 'string' }, unet: { type: 'string' }, limit: { type: 'string' },
     steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' },
+    guidance: { type: 'string' }, 'image-guidance': { type: 'string' }, scheduler: { type: 'string' },
     threads: { type: 'string' }, quiet: { type: 'boolean' } } });
-  for (const k of ['model', 'data'] as const) if (values[k] === undefined) throw new UsageError(`--${k} is required`);
+  if (values.data === undefined) throw new UsageError('--data is required');
+  values.model ??= DEFAULT_MODEL_DIR;
   for (const k of ['model', 'data', 'unet'] as const) {
     if (values[k] !== undefined && !existsSync(values[k] as string)) throw new UsageError(`--${k}: ${values[k]} does not exist`);
   }
   const limit = num(values.limit, 'limit', true, 1);
   const steps = num(values.steps, 'steps', true, 1);
   const seed = num(values.seed, 'seed', true, 0) ?? 0;
+  const guidanceScale = num(values.guidance, 'guidance', false, 0);
+  const imageGuidanceScale = num(values['image-guidance'], 'image-guidance', false, 0);
+  checkSchedulerName(values.scheduler);
+  const scheduler = values.scheduler as SchedulerShortName | undefined;
   const editor = await Editor.fromPretrained(values.model as string, { unet: values.unet, threads: num(values.threads, 'threads', true, 1) });
   const outputs: Uint8Array[] = [];
   try {
     const ev = await shapes.evaluateShapeEdit(values.data as string, async (src, instruction, _r, i) => {
-      const res = await editor.edit(src, instruction, { steps, seed: seed + i });
+      const res = await editor.edit(src, instruction, { steps, seed: seed + i, guidanceScale, imageGuidanceScale, scheduler });
       const raw = await res.toRaw();
       res.dispose();
       outputs.push(raw.data);
@@ -181,7 +197,9 @@ async function evaluate(argv: string[]): Promise<number> {
     if (!values.quiet) process.stderr.write('\n');
     const table = shapes.evaluationTable(ev);
     process.stdout.write(table);
-    if (values.out) await writeFile(values.out, `# ShapeEdit evaluation\n\nmodel: ${values.model}${values.unet ? ` (unet ${values.unet})` : ''}; data: ${values.data}; steps: ${steps ?? 20}; seed: ${seed}\n\n${table}`);
+    const d = { ...editor.editDefaults, ...Object.fromEntries(Object.entries({ steps, guidanceScale, imageGuidanceScale, scheduler }).filter(([, v]) => v !== undefined)) };
+    const settings = `steps: ${d.steps ?? 20}; guidance: ${d.guidanceScale ?? 7.5}/${d.imageGuidanceScale ?? 1.5}; scheduler: ${d.scheduler ?? String(editor.schedulerConfig._class_name)}; seed: ${seed}`;
+    if (values.out) await writeFile(values.out, `# ShapeEdit evaluation\n\nmodel: ${values.model}${values.unet ? ` (unet ${values.unet})` : ''}; data: ${values.data}; ${settings}\n\n${table}`);
     if (values.grid) await shapes.evaluationGrid(values.data as string, outputs, values.grid);
     return 0;
   } finally {

@@ -84,6 +84,13 @@ export interface EditOptions {
   signal?: AbortSignal;
 }
 
+/** Edit options a model folder may set as its defaults (instructedit.json: {"editDefaults": {...}}). */
+export type EditDefaults = Pick<EditOptions, 'steps' | 'guidanceScale' | 'imageGuidanceScale' | 'scheduler' | 'maxPixels' | 'negativePrompt'>;
+const EDIT_DEFAULT_KEYS = ['steps', 'guidanceScale', 'imageGuidanceScale', 'scheduler', 'maxPixels', 'negativePrompt'] as const;
+
+/** Where the built-in ShapeEdit model lives in the installed package (see docs/shapeedit.md). */
+export const DEFAULT_MODEL_DIR = path.join(__dirname, '..', 'models', 'shapeedit');
+
 const EDIT_OPTIONS = ['steps', 'guidanceScale', 'imageGuidanceScale', 'scheduler', 'seed', 'negativePrompt', 'numImages',
   'maxPixels', 'latents', 'tiling', 'stepNoise', 'onProgress', 'signal'] as const;
 
@@ -104,16 +111,38 @@ export class Editor {
   readonly tokenizer: CLIPTokenizer;
   /** The pipeline's scheduler config (scheduler/scheduler_config.json). */
   readonly schedulerConfig: SchedulerConfig;
+  /** Options used when an edit leaves them out: the model folder's instructedit.json, else none (the documented defaults). */
+  readonly editDefaults: Readonly<EditDefaults>;
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
   private constructor(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
-    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig }) {
+    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults }) {
+    this.editDefaults = Object.freeze({ ...(parts.editDefaults ?? {}) });
     this.unet = parts.unet;
     this.vae = parts.vae;
     this.textEncoder = parts.textEncoder;
     this.tokenizer = parts.tokenizer;
     this.schedulerConfig = parts.schedulerConfig;
+  }
+
+  /**
+   * Loads the built-in editing model shipped with the package: a small pixel-space InstructPix2Pix
+   * model trained on ShapeEdit (64×64 scenes of coloured shapes; see docs/shapeedit.md). It works
+   * offline and edits in about a second on a laptop CPU. Images are processed at 64×64.
+   *
+   * ```ts
+   * const editor = await Editor.default();
+   * const out = await editor.edit('examples/scene.png', 'make the red circle blue');
+   * await out.save('out.png');
+   * ```
+   */
+  static async default(options: Omit<EditorOptions, 'unet' | 'variant'> = {}): Promise<Editor> {
+    if (!existsSync(path.join(DEFAULT_MODEL_DIR, 'model_index.json'))) {
+      throw new Error(`Editor.default: the built-in model is missing from this install (expected ${DEFAULT_MODEL_DIR}); reinstall instructedit or pass a model folder to Editor.fromPretrained`);
+    }
+    checkOptions(options, ['device', 'dtype', 'threads'], 'Editor.default');
+    return Editor.fromPretrained(DEFAULT_MODEL_DIR, options);
   }
 
   /**
@@ -163,7 +192,7 @@ export class Editor {
         .catch(tag('unet'));
       loaded.push(unet);
       checkUNetChannels(unet, latentChannels(vae), op);
-      return new Editor({ unet, vae, textEncoder, tokenizer, schedulerConfig });
+      return new Editor({ unet, vae, textEncoder, tokenizer, schedulerConfig, editDefaults: readEditDefaults(dir, op) });
     } catch (e) {
       for (const m of loaded) m.dispose();
       throw e;
@@ -172,8 +201,9 @@ export class Editor {
 
   /** Builds an Editor from loaded components (e.g. randomly initialised ones for a benchmark). */
   static fromComponents(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
-    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig }): Editor {
+    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults }): Editor {
     createScheduler(parts.schedulerConfig);
+    if (parts.editDefaults !== undefined) checkOptions(parts.editDefaults, EDIT_DEFAULT_KEYS, 'Editor.fromComponents: editDefaults');
     checkUNetChannels(parts.unet, latentChannels(parts.vae), 'Editor.fromComponents');
     return new Editor(parts);
   }
@@ -202,6 +232,7 @@ export class Editor {
     const op = 'Editor.edit';
     try {
       this.#validate(image, instruction, options, op);
+      options = { ...this.editDefaults, ...withoutUndefined(options) };
     } catch (e) {
       return Promise.reject(e);
     }
@@ -350,6 +381,33 @@ function modelIndexSaysNoVae(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+function withoutUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The model folder's optional instructedit.json: {"editDefaults": {steps, guidanceScale, ...}}. */
+function readEditDefaults(dir: string, op: string): EditDefaults {
+  const file = path.join(dir, 'instructedit.json');
+  if (!existsSync(file)) return {};
+  let cfg: { editDefaults?: EditDefaults };
+  try {
+    cfg = JSON.parse(readFileSync(file, 'utf8')) as { editDefaults?: EditDefaults };
+  } catch (e) {
+    throw new Error(`${op}: ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  checkOptions(cfg, ['editDefaults', '_comment'], `${op}: ${file}`);
+  const d = cfg.editDefaults ?? {};
+  const where = `${op}: ${file} editDefaults`;
+  checkOptions(d, EDIT_DEFAULT_KEYS, where);
+  if (d.steps !== undefined) integer(d.steps, where, 'steps', 1);
+  if (d.guidanceScale !== undefined) finiteNumber(d.guidanceScale, where, 'guidanceScale');
+  if (d.imageGuidanceScale !== undefined) finiteNumber(d.imageGuidanceScale, where, 'imageGuidanceScale');
+  if (d.maxPixels !== undefined) integer(d.maxPixels, where, 'maxPixels', 64);
+  if (d.scheduler !== undefined && typeof d.scheduler !== 'string') throw new TypeError(`${where}: scheduler must be a name`);
+  if (d.negativePrompt !== undefined && typeof d.negativePrompt !== 'string') throw new TypeError(`${where}: negativePrompt must be a string`);
+  return d;
 }
 
 function readSchedulerConfig(dir: string, op: string): SchedulerConfig {

@@ -57,7 +57,7 @@ export {
 } from './text/clip_tokenizer';
 import * as ops from './ops';
 export { ops };
-export { Editor, SCHEDULER_NAMES, type EditorOptions, type EditOptions, type EditProgress } from './editor';
+export { Editor, SCHEDULER_NAMES, DEFAULT_MODEL_DIR, type EditorOptions, type EditOptions, type EditProgress, type EditDefaults } from './editor';
 export { EditResult, type RawImage } from './pipeline/result';
 export { denoise, type DenoiseArgs, type DenoiseProgress } from './pipeline/denoise';
 export { prepareImage, fitSize, type ImageInput, type PrepareImageOptions, type PreparedImage } from './image';

@@ -39,7 +39,8 @@ describe.skipIf(!haveParity || !fs.existsSync(cli))('instructedit CLI', () => {
   it('every bad argument gets a one-line reason and exit code 2', () => {
     const base = ['--model', model, '--image', image, '--instruction', 'x', '--out', path.join(tmp, 'o.png')];
     const cases: [string[], RegExp][] = [
-      [['edit', ...base.slice(2)], /--model is required/],
+      [['edit', ...base.slice(2, 4)], /--instruction is required/],
+      [['edit', '--model', path.join(tmp, 'nope'), ...base.slice(2)], /--model: .* does not exist/],
       [['edit', ...base, '--steps', 'ten'], /--steps must be an integer/],
       [['edit', ...base, '--guidance', 'lots'], /--guidance must be a number >= 0/],
       [['edit', ...base, '--image-guidance', 'NaN'], /--image-guidance must be a number/],
@@ -68,7 +69,7 @@ describe.skipIf(!haveParity || !fs.existsSync(cli))('instructedit CLI', () => {
   });
 
   it('--help and --version', () => {
-    expect(run('--help').out).toMatch(/instructedit edit --model DIR/);
+    expect(run('--help').out).toMatch(/instructedit edit --image IN --instruction TEXT --out OUT \[--model DIR\]/);
     expect(run('--version').out.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 });

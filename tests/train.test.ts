@@ -202,6 +202,30 @@ describe.skipIf(!haveParity)('Trainer', () => {
     trainer.dispose();
   }, 120_000);
 
+  it("the loss target follows the schedule's prediction_type (epsilon, v_prediction, sample = x0)", async () => {
+    // A UNet whose conv_out is zero predicts exactly 0, so the first step's mse is mean(target²):
+    // mean(x0²) for 'sample' whatever the noise and timesteps; ≈ 1 for ε; in between for v.
+    const b = batches[0];
+    const x0 = (await b.latents.toArray()) as Float32Array;
+    const meanX0Sq = x0.reduce((a, v) => a + v * v, 0) / x0.length;
+    const firstMse = async (predictionType: string) => {
+      const unet = await UNet2DConditionModel.fromConfig(unetConfig, { seed: 4 });
+      for (const [name, p] of unet.parameters()) if (name.startsWith('conv_out.')) ops.assign(p, ops.scale(p, 0, 0));
+      const trainer = new Trainer(unet, { noiseScheduler: ddpm(predictionType), lr: 1e-4, seed: 5 });
+      const r = await trainer.step(b);
+      trainer.dispose();
+      unet.dispose();
+      return r.mse;
+    };
+    const sample = await firstMse('sample');
+    expect(Math.abs(sample - meanX0Sq)).toBeLessThan(1e-5 * meanX0Sq);
+    const eps = await firstMse('epsilon');
+    expect(Math.abs(eps - 1)).toBeLessThan(0.25);
+    const v = await firstMse('v_prediction');
+    expect(Math.abs(v - sample)).toBeGreaterThan(1e-3);
+    expect(Math.abs(v - eps)).toBeGreaterThan(1e-3);
+  });
+
   it('resuming from a checkpoint reproduces the uninterrupted run exactly', async () => {
     const opts = () => ({ noiseScheduler: ddpm(), lr: 1e-3, triplet: { margin: 0.01 }, emaDecay: 0.9, gradientAccumulation: 2, seed: 9 });
     const N = 8;

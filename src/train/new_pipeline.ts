@@ -23,6 +23,8 @@ export interface NewPipelineOptions {
   /** Texts to train the tokenizer's BPE on (e.g. every instruction of the training set). */
   tokenizerCorpus: readonly string[];
   tokenizerVocabSize?: number;
+  /** The tokenizer's model_max_length (default 77, CLIP's); short instructions train faster with fewer. */
+  tokenizerMaxLength?: number;
   /** The sampler config saved as scheduler/scheduler_config.json (default: Euler ancestral, SD's betas). */
   scheduler?: SchedulerConfig;
   seed?: number;
@@ -49,13 +51,16 @@ async function writeJson(file: string, v: unknown): Promise<void> {
 /** Writes the folder (model_index.json, unet/, text_encoder/, tokenizer/, scheduler/, vae/ unless pixel space). */
 export async function newPipeline(dir: string, o: NewPipelineOptions): Promise<void> {
   const op = 'newPipeline';
-  checkOptions(o, ['unet', 'textEncoder', 'vae', 'tokenizerCorpus', 'tokenizerVocabSize', 'scheduler', 'seed'], op);
+  checkOptions(o, ['unet', 'textEncoder', 'vae', 'tokenizerCorpus', 'tokenizerVocabSize', 'tokenizerMaxLength', 'scheduler', 'seed'], op);
   const seed = integer(o.seed ?? 0, op, 'seed', 0);
   const scheduler = o.scheduler ?? DEFAULT_SCHEDULER;
   createScheduler(scheduler); // validate before writing anything
+  const maxLength = integer(o.tokenizerMaxLength ?? 77, op, 'tokenizerMaxLength', 2);
+  const positions = Number(o.textEncoder.max_position_embeddings ?? 77);
+  if (positions < maxLength) throw new RangeError(`${op}: textEncoder.max_position_embeddings (${positions}) is below tokenizerMaxLength (${maxLength})`);
   const vocab = trainClipBpe(o.tokenizerCorpus, { vocabSize: o.tokenizerVocabSize ?? 1024 });
   const vocabSize = Object.keys(vocab.vocab).length;
-  await writeClipTokenizer(path.join(dir, 'tokenizer'), vocab);
+  await writeClipTokenizer(path.join(dir, 'tokenizer'), vocab, { modelMaxLength: maxLength });
   const textConfig = { architectures: ['CLIPTextModel'], ...o.textEncoder, vocab_size: vocabSize, bos_token_id: vocabSize - 2, eos_token_id: vocabSize - 1 };
   const text = await CLIPTextModel.fromConfig(textConfig, { seed });
   try {

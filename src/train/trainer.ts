@@ -277,7 +277,9 @@ export class Trainer {
       const noise = own(randn(b.latents.shape as number[], { seed, offset: micro * 2 * b.latents.size + 2 }));
       const noisy = own(this.noiseScheduler.addNoise(b.latents, noise, ts));
       const predType = String(this.noiseScheduler.config.prediction_type ?? 'epsilon');
-      const target = predType === 'v_prediction' ? own(this.noiseScheduler.getVelocity(b.latents, noise, ts)) : noise;
+      // The UNet's target per the schedule's prediction type: ε, v = √ᾱ·ε − √(1−ᾱ)·x0, or x0 itself.
+      const target = predType === 'v_prediction' ? own(this.noiseScheduler.getVelocity(b.latents, noise, ts))
+        : predType === 'sample' ? b.latents : noise;
 
       const imgMask = own(tensor(Float32Array.from(imageKeep), [B, 1, 1, 1]));
       const img = own(ops.binary('mul', b.imageLatents, imgMask));

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// Retrains the built-in ShapeEdit model from recipes/shapeedit.json, end to end, with the package's
+// own trainer and kernels:
+//   1. generate the ShapeEdit dataset (WORK/data, skipped when present),
+//   2. write a fresh pixel-space pipeline with its own tokenizer (WORK/pipeline),
+//   3. train it twice, same seed and steps: plain InstructPix2Pix (WORK/runs/plain) and with
+//      SuperEdit's triplet loss (WORK/runs/triplet); a rerun resumes from the latest checkpoint,
+//   4. evaluate both EMA UNets on the test split (WORK/eval-<variant>.md, .json, -grid.png),
+//   5. with --ship VARIANT: write that run's EMA UNet and the pipeline as fp16 into models/shapeedit
+//      (the package's built-in model, Editor.default()) with its edit defaults and provenance.
+// usage: node scripts/train-shapeedit.mjs --work DIR [--variants plain,triplet] [--skip-train] [--skip-eval]
+//        [--eval-limit N] [--ship plain|triplet]
+import { existsSync, readFileSync, promises as fsp } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (!existsSync(path.join(root, 'dist', 'index.js'))) {
+  console.error('dist/ is missing: run `npm run build:ts` first');
+  process.exit(2);
+}
+const ie = createRequire(import.meta.url)(path.join(root, 'dist', 'index.js'));
+const usage = 'usage: node scripts/train-shapeedit.mjs --work DIR [--recipe FILE] [--variants plain,triplet] [--skip-train] [--skip-eval] [--eval-limit N] [--ship plain|triplet]';
+let values;
+try {
+  ({ values } = parseArgs({ strict: true, options: {
+    work: { type: 'string' }, recipe: { type: 'string' }, variants: { type: 'string' },
+    'skip-eval': { type: 'boolean' }, 'skip-train': { type: 'boolean' }, ship: { type: 'string' }, 'eval-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  } }));
+} catch (e) {
+  console.error(`${e.message}\n${usage}`);
+  process.exit(2);
+}
+if (values.help || !values.work) {
+  console.error(usage);
+  process.exit(values.help ? 0 : 2);
+}
+const work = path.resolve(values.work);
+const recipeFile = path.resolve(values.recipe ?? path.join(root, 'recipes', 'shapeedit.json'));
+const recipe = JSON.parse(readFileSync(recipeFile, 'utf8'));
+const variants = (values.variants ?? 'plain,triplet').split(',');
+for (const v of [...variants, ...(values.ship ? [values.ship] : [])]) {
+  if (v !== 'plain' && v !== 'triplet') { console.error(`unknown variant '${v}' (plain, triplet)`); process.exit(2); }
+}
+const log = (s) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
+log(`host: ${os.cpus()[0]?.model ?? '?'} ×${os.cpus().length}, node ${process.version}, recipe ${recipeFile}`);
+
+// 1. data
+const dataDir = path.join(work, 'data');
+if (!existsSync(path.join(dataDir, 'test.jsonl'))) {
+  const d = recipe.data;
+  const t0 = Date.now();
+  await ie.shapes.generateShapeEdit({ outDir: dataDir, seed: d.seed, size: d.size, negatives: d.negatives, splits: { train: d.train, val: d.val, test: d.test } });
+  log(`data: ${d.train}/${d.val}/${d.test} edits at ${d.size} px in ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
+}
+
+// 2. pipeline (the tokenizer learns its BPE from every training instruction and negative)
+const pipeline = path.join(work, 'pipeline');
+if (!existsSync(path.join(pipeline, 'model_index.json'))) {
+  const records = readFileSync(path.join(dataDir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const corpus = records.flatMap((r) => [r.instruction, ...(r.negatives ?? [])]);
+  await ie.newPipeline(pipeline, { ...recipe.pipeline, vae: null, tokenizerCorpus: corpus });
+  log(`pipeline: ${pipeline}`);
+}
+
+// 3. training
+for (const v of values['skip-train'] ? [] : variants) {
+  const output = path.join(work, 'runs', v);
+  const t0 = performance.now();
+  let last = 0;
+  const res = await ie.runTraining({
+    ...recipe.train, model: pipeline, data: path.join(dataDir, 'train.jsonl'), output,
+    triplet: v === 'triplet' ? recipe.triplet : null,
+  }, { onProgress: (p) => {
+    if (p.event) log(`${v}: ${p.event} ${p.detail ?? ''}`);
+    else if (p.result && (p.step % 50 === 0 || p.step === p.steps) && p.step !== last) {
+      last = p.step;
+      const r = p.result;
+      log(`${v}: step ${p.step}/${p.steps} loss ${r.loss.toFixed(4)} mse ${r.mse.toFixed(4)}${r.tripletActive ? ` triplet ${r.triplet.toFixed(5)}` : ''} ` +
+        `lr ${r.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(2)} step/s eta ${(p.etaSeconds / 60).toFixed(0)} min`);
+    }
+  } });
+  const minutes = (performance.now() - t0) / 60e3;
+  await fsp.appendFile(path.join(output, 'timing.jsonl'), `${JSON.stringify({ step: res.step, minutes, cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads: recipe.train.threads, at: new Date().toISOString() })}\n`);
+  log(`${v}: reached step ${res.step} (${minutes.toFixed(1)} min this run)`);
+}
+
+// 4. evaluation on the test split with the EMA UNet of each run
+if (!values['skip-eval']) {
+  const e = recipe.eval;
+  const limit = values['eval-limit'] === undefined ? undefined : Number(values['eval-limit']);
+  for (const v of variants) {
+    const latest = await ie.latestCheckpoint(path.join(work, 'runs', v));
+    const unet = path.join(latest, existsSync(path.join(latest, 'unet_ema')) ? 'unet_ema' : 'unet');
+    const editor = await ie.Editor.fromPretrained(pipeline, { unet, threads: recipe.train.threads });
+    const outputs = [];
+    const t0 = performance.now();
+    try {
+      const ev = await ie.shapes.evaluateShapeEdit(path.join(dataDir, 'test.jsonl'), async (src, instruction, _r, i) => {
+        const r = await editor.edit(src, instruction, { steps: e.steps, guidanceScale: e.guidanceScale, imageGuidanceScale: e.imageGuidanceScale, seed: e.seed + i });
+        const raw = await r.toRaw();
+        r.dispose();
+        outputs.push(raw.data);
+        return raw.data;
+      }, { limit });
+      const table = ie.shapes.evaluationTable(ev);
+      const secs = (performance.now() - t0) / 1e3;
+      await fsp.writeFile(path.join(work, `eval-${v}.md`), `${table}\n(${ev.scores.length} test edits, ${e.steps} DDIM steps, guidance ${e.guidanceScale}/${e.imageGuidanceScale}, ${(secs / ev.scores.length).toFixed(2)} s per edit)\n`);
+      await fsp.writeFile(path.join(work, `eval-${v}.json`), JSON.stringify({ rows: ev.rows, unet, eval: e, secondsPerEdit: secs / ev.scores.length }, null, 2));
+      await ie.shapes.evaluationGrid(path.join(dataDir, 'test.jsonl'), outputs, path.join(work, `eval-${v}-grid.png`));
+      log(`${v}: evaluated ${ev.scores.length} test edits in ${secs.toFixed(0)} s\n${table}`);
+    } finally {
+      await editor.dispose();
+    }
+  }
+}
+
+// 5. ship: fp16 weights of the chosen run's EMA UNet + the frozen text encoder, tokenizer, scheduler.
+if (values.ship) {
+  const v = values.ship;
+  const dest = path.join(root, 'models', 'shapeedit');
+  const tmp = `${dest}.tmp-${process.pid}`;
+  await fsp.rm(tmp, { recursive: true, force: true });
+  const latest = await ie.latestCheckpoint(path.join(work, 'runs', v));
+  const unetDir = path.join(latest, existsSync(path.join(latest, 'unet_ema')) ? 'unet_ema' : 'unet');
+  const half = async (from, to) => {
+    const t = await ie.loadSafetensors(from, { dtype: 'float16' });
+    await fsp.mkdir(path.dirname(to), { recursive: true });
+    await ie.saveSafetensors(to, t, { metadata: { format: 'pt' } });
+    for (const x of Object.values(t)) x.dispose();
+  };
+  await half(path.join(unetDir, 'diffusion_pytorch_model.safetensors'), path.join(tmp, 'unet', 'diffusion_pytorch_model.safetensors'));
+  await fsp.copyFile(path.join(unetDir, 'config.json'), path.join(tmp, 'unet', 'config.json'));
+  await half(path.join(pipeline, 'text_encoder', 'model.safetensors'), path.join(tmp, 'text_encoder', 'model.safetensors'));
+  await fsp.copyFile(path.join(pipeline, 'text_encoder', 'config.json'), path.join(tmp, 'text_encoder', 'config.json'));
+  await fsp.cp(path.join(pipeline, 'tokenizer'), path.join(tmp, 'tokenizer'), { recursive: true });
+  await fsp.cp(path.join(pipeline, 'scheduler'), path.join(tmp, 'scheduler'), { recursive: true });
+  await fsp.copyFile(path.join(pipeline, 'model_index.json'), path.join(tmp, 'model_index.json'));
+  const e = recipe.eval;
+  await fsp.writeFile(path.join(tmp, 'instructedit.json'), `${JSON.stringify({
+    _comment: 'Edit defaults for this model (Editor.edit options left out fall back to these).',
+    editDefaults: { steps: e.steps, guidanceScale: e.guidanceScale, imageGuidanceScale: e.imageGuidanceScale, maxPixels: recipe.data.size ** 2 },
+  }, null, 2)}\n`);
+  const timing = readFileSync(path.join(work, 'runs', v, 'timing.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const evalFile = path.join(work, `eval-${v}.json`);
+  await fsp.writeFile(path.join(tmp, 'training.json'), `${JSON.stringify({
+    variant: v, checkpoint: path.basename(latest), recipe: path.relative(root, recipeFile), trainingRuns: timing,
+    evaluation: existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')).rows.find((r) => r.edit === 'overall') : null,
+  }, null, 2)}\n`);
+  await fsp.rm(dest, { recursive: true, force: true });
+  await fsp.rename(tmp, dest);
+  log(`shipped ${v} (${path.basename(latest)}) to ${dest}`);
+
+  // The README example: examples/scene.png (from examples/scene.json), the shipped model's edit, and
+  // 4× nearest-neighbour enlargements of both for display.
+  const ex = JSON.parse(readFileSync(path.join(root, 'examples', 'scene.json'), 'utf8'));
+  const size = recipe.data.size;
+  await fsp.writeFile(path.join(root, 'examples', 'scene.png'), await ie.shapes.renderScenePNG(ex.source, { size }));
+  const editor = await ie.Editor.default({ threads: recipe.train.threads });
+  try {
+    const r = await editor.edit(path.join(root, 'examples', 'scene.png'), ex.instruction);
+    await r.save(path.join(root, 'examples', 'out.png'));
+    const raw = await r.toRaw();
+    r.dispose();
+    const check = await ie.shapes.checkEdit(ex.source, ex.target, raw.data);
+    log(`README example '${ex.instruction}': attribute check ${check.pass ? 'passes' : 'FAILS'}`);
+  } finally {
+    await editor.dispose();
+  }
+  const sharp = createRequire(import.meta.url)('sharp');
+  for (const name of ['scene', 'out']) {
+    await sharp(path.join(root, 'examples', `${name}.png`)).resize(size * 4, size * 4, { kernel: 'nearest' }).png().toFile(path.join(root, 'examples', `${name}-4x.png`));
+  }
+}
