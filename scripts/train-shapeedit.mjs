@@ -109,7 +109,7 @@ if (!values['skip-eval']) {
       const table = ie.shapes.evaluationTable(ev);
       const secs = (performance.now() - t0) / 1e3;
       await fsp.writeFile(path.join(work, `eval-${v}.md`), `${table}\n(${ev.scores.length} test edits, ${e.steps} DDIM steps, guidance ${e.guidanceScale}/${e.imageGuidanceScale}, ${(secs / ev.scores.length).toFixed(2)} s per edit)\n`);
-      await fsp.writeFile(path.join(work, `eval-${v}.json`), JSON.stringify({ rows: ev.rows, unet, eval: e, secondsPerEdit: secs / ev.scores.length }, null, 2));
+      await fsp.writeFile(path.join(work, `eval-${v}.json`), JSON.stringify({ rows: ev.rows, unet, eval: e, secondsPerEdit: secs / ev.scores.length, scores: ev.scores }, null, 2));
       await ie.shapes.evaluationGrid(path.join(dataDir, 'test.jsonl'), outputs, path.join(work, `eval-${v}-grid.png`));
       log(`${v}: evaluated ${ev.scores.length} test edits in ${secs.toFixed(0)} s\n${table}`);
     } finally {
