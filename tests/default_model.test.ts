@@ -79,6 +79,8 @@ describe('built-in ShapeEdit model', () => {
   }, 120_000);
 
   it.skipIf(!fs.existsSync(cli))('the README command edits examples/scene.png without --model', async () => {
+    // `npx instructedit` in a checkout execs dist/cli.js itself: the build must leave it executable
+    expect(fs.statSync(cli).mode & 0o111).not.toBe(0);
     const out = path.join(tmp, 'out.png');
     const scenes = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'scene.json'), 'utf8'));
     const r = spawnSync(process.execPath, [cli, 'edit', '--image', path.join(root, 'examples', 'scene.png'), '--instruction', scenes.instruction, '--out', out, '--quiet'],
