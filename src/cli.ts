@@ -26,7 +26,7 @@ Options:
   --model DIR            pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/);
                          default: the built-in ShapeEdit model
   (--steps, --guidance, --image-guidance, --scheduler and --max-pixels default to the model's
-   instructedit.json where it has one: 20 DDIM steps at 64x64 for the built-in model)
+   instructedit.json where it has one: 10 DDIM steps at 64x64 for the built-in model)
   --image FILE           input image (JPEG, PNG, WebP, TIFF, GIF, AVIF, ...)
   --instruction TEXT     what to change, e.g. "make it snow"
   --out FILE             output image (.png, .jpg, .webp)
