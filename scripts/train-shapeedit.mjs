@@ -5,7 +5,8 @@
 //   2. write a fresh pixel-space pipeline with its own tokenizer (WORK/pipeline),
 //   3. train it twice, same seed and steps: plain InstructPix2Pix (WORK/runs/plain) and with
 //      SuperEdit's triplet loss (WORK/runs/triplet); a rerun resumes from the latest checkpoint,
-//   4. evaluate both EMA UNets on the test split (WORK/eval-<variant>.md, .json, -grid.png),
+//   4. evaluate both EMA UNets on the test split (WORK/eval-<variant>.md, .json, -grid.png; and
+//      the identity for scale, WORK/eval-identity.md),
 //   5. with --ship VARIANT: write that run's EMA UNet and the pipeline as fp16 into models/shapeedit
 //      (the package's built-in model, Editor.default()) with its edit defaults and provenance.
 // usage: node scripts/train-shapeedit.mjs --work DIR [--variants plain,triplet] [--skip-train] [--skip-eval]
@@ -92,6 +93,10 @@ for (const v of values['skip-train'] ? [] : variants) {
 if (!values['skip-eval']) {
   const e = recipe.eval;
   const limit = values['eval-limit'] === undefined ? undefined : Number(values['eval-limit']);
+  // For scale: the identity (the source returned unchanged) scores 0% following by construction.
+  const sharp = createRequire(import.meta.url)('sharp');
+  const identity = await ie.shapes.evaluateShapeEdit(path.join(dataDir, 'test.jsonl'), async (src) => new Uint8Array(await sharp(src).removeAlpha().raw().toBuffer()), { limit });
+  await fsp.writeFile(path.join(work, 'eval-identity.md'), `${ie.shapes.evaluationTable(identity)}\n(the source returned unchanged)\n`);
   for (const v of variants) {
     const latest = await ie.latestCheckpoint(path.join(work, 'runs', v));
     const unet = path.join(latest, existsSync(path.join(latest, 'unet_ema')) ? 'unet_ema' : 'unet');
