@@ -23,7 +23,9 @@ if (!existsSync(path.join(root, 'dist', 'index.js'))) {
   console.error('dist/ is missing: run `npm run build:ts` first');
   process.exit(2);
 }
-const ie = createRequire(import.meta.url)(path.join(root, 'dist', 'index.js'));
+const require = createRequire(import.meta.url);
+const ie = require(path.join(root, 'dist', 'index.js'));
+const sharp = require('sharp');
 const usage = 'usage: node scripts/train-shapeedit.mjs --work DIR [--recipe FILE] [--variants plain,triplet] [--skip-train] [--skip-eval] [--eval-limit N] [--ship plain|triplet]';
 let values;
 try {
@@ -94,7 +96,6 @@ if (!values['skip-eval']) {
   const e = recipe.eval;
   const limit = values['eval-limit'] === undefined ? undefined : Number(values['eval-limit']);
   // For scale: the identity (the source returned unchanged) scores 0% following by construction.
-  const sharp = createRequire(import.meta.url)('sharp');
   const identity = await ie.shapes.evaluateShapeEdit(path.join(dataDir, 'test.jsonl'), async (src) => new Uint8Array(await sharp(src).removeAlpha().raw().toBuffer()), { limit });
   await fsp.writeFile(path.join(work, 'eval-identity.md'), `${ie.shapes.evaluationTable(identity)}\n(the source returned unchanged)\n`);
   for (const v of variants) {
@@ -175,7 +176,6 @@ if (values.ship) {
   } finally {
     await editor.dispose();
   }
-  const sharp = createRequire(import.meta.url)('sharp');
   for (const name of ['scene', 'out']) {
     await sharp(path.join(root, 'examples', `${name}.png`)).resize(size * 4, size * 4, { kernel: 'nearest' }).png().toFile(path.join(root, 'examples', `${name}-4x.png`));
   }
