@@ -18,7 +18,7 @@ namespace ie {
 
 class Stream {
  public:
-  Stream();
+  explicit Stream(Device device = {});
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -26,7 +26,8 @@ class Stream {
   void enqueue(std::function<void()> task);
   // True on the stream's worker thread (inside a task).
   bool on_worker() const { return std::this_thread::get_id() == worker_.get_id(); }
-  // Blocks until all tasks enqueued before the call have run; rethrows a task's error.
+  // Blocks until all tasks enqueued before the call have run (on a CUDA device: and until the GPU
+  // has finished the kernels they launched); rethrows a task's error.
   void sync();
   // Takes (and clears) the error of a failed task, if any; for use inside a task (sync would wait
   // on itself there).
@@ -42,6 +43,7 @@ class Stream {
   int64_t submitted_ = 0, finished_ = 0;
   std::exception_ptr error_;
   bool stop_ = false;
+  Device device_;
   std::thread worker_;
 };
 

@@ -9,8 +9,13 @@ namespace {
 bool built() { return false; }
 int device_count() { return 0; }
 std::string device_name(int) { no_cuda(); }
+int device_capability(int) { no_cuda(); }
+const char* built_archs() { return ""; }
 void* malloc(size_t, int) { no_cuda(); }
-void free(void*, int) noexcept {}
+void free(void*, size_t, int) noexcept {}
+AllocStats alloc_stats(int) noexcept { return {0, 0, 0, 0}; }
+void reset_peak(int) noexcept {}
+void empty_cache(int) noexcept {}
 void copy_h2d(void*, const void*, size_t, int) { no_cuda(); }
 void copy_d2h(void*, const void*, size_t, int) { no_cuda(); }
 void copy_d2d(void*, const void*, size_t, int) { no_cuda(); }

@@ -1,11 +1,13 @@
 #include "ie/stream.h"
 
+#include "ie/cuda.h"
+
 #include <map>
 #include <memory>
 
 namespace ie {
 
-Stream::Stream() : worker_([this] { loop(); }) {}
+Stream::Stream(Device device) : device_(device), worker_([this] { loop(); }) {}
 
 Stream::~Stream() {
   {
@@ -38,6 +40,12 @@ void Stream::sync() {
   std::unique_lock<std::mutex> lk(mu_);
   int64_t target = submitted_;
   cv_done_.wait(lk, [&] { return finished_ >= target; });
+  if (!error_ && !device_.is_cpu()) {
+    // The tasks only launched their kernels; wait for the GPU too (a failed kernel reports here).
+    lk.unlock();
+    cuda::synchronize(device_.index);
+    return;
+  }
   if (error_) {
     std::exception_ptr e = error_;
     error_ = nullptr;
@@ -88,7 +96,7 @@ Stream& stream_for(Device device) {
   static auto* streams = new std::map<std::pair<int, int>, std::unique_ptr<Stream>>();
   std::lock_guard<std::mutex> lk(mu);
   auto& s = (*streams)[{int(device.type), device.index}];
-  if (!s) s = std::make_unique<Stream>();
+  if (!s) s = std::make_unique<Stream>(device);
   return *s;
 }
 

@@ -46,7 +46,7 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
 Storage::~Storage() {
   size_t alloc = bytes_ == 0 ? 64 : (bytes_ + 63) / 64 * 64;
   if (device_.is_cpu()) cpu_free(data_, alloc);
-  else cuda::free(data_, device_.index);
+  else cuda::free(data_, alloc, device_.index);
 }
 
 // Largest tensor we accept: guards against overflow in size arithmetic from absurd shapes.

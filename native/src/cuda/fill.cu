@@ -1,27 +1,20 @@
 // Fill kernels: constant tensors on the GPU without a host round trip.
-#include <cuda_runtime.h>
-
-#include <cstdint>
-
+#include "cuda/common.cuh"
 #include "ie/cuda.h"
-#include "ie/error.h"
 
 namespace ie::cuda {
 namespace {
 template <typename T>
 __global__ void fill_kernel(T* dst, T value, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dst[i] = value;
+  IE_GRID_STRIDE(i, n) dst[i] = value;
 }
 
 template <typename T>
 void launch_fill(void* dst, T value, int64_t n, int device) {
   if (n == 0) return;
-  if (cudaSetDevice(device) != cudaSuccess) fail("CUDA error in cudaSetDevice");
-  int blocks = int((n + 255) / 256 < 65535 ? (n + 255) / 256 : 65535);
-  fill_kernel<T><<<blocks, 256>>>(static_cast<T*>(dst), value, n);
-  cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) fail("CUDA error launching fill: ", cudaGetErrorString(e));
+  cudaStream_t st = stream(device);
+  fill_kernel<T><<<grid_for(n, 256, device), 256, 0, st>>>(static_cast<T*>(dst), value, n);
+  check_launch("fill");
 }
 }  // namespace
 

@@ -31,6 +31,39 @@ inline void require_same_device(const Tensor& a, const Tensor& b, const char* op
            a.device().str());
 }
 
+// Whether this build has the CUDA kernels. An op's CUDA branch is written inside IE_IF_CUDA(...):
+// a discarded `if constexpr` branch does not need the kernel's definition, so builds without nvcc
+// link (and cannot reach the branch: they cannot make a cuda tensor).
+#if defined(IE_WITH_CUDA)
+inline constexpr bool kCuda = true;
+#else
+inline constexpr bool kCuda = false;
+#endif
+#define IE_IF_CUDA(...)                                \
+  do {                                                 \
+    if constexpr (::ie::ops::detail::kCuda) { __VA_ARGS__; } \
+  } while (0)
+
+inline bool is_cuda(const Tensor& t) { return t.device().type == DeviceType::CUDA; }
+
+// A floating-point tensor the op computes on: float32 anywhere; float16/bfloat16 too on CUDA,
+// where kernels load them, compute in float32 and store the input type.
+inline void require_float(const Tensor& t, const char* op, const char* arg) {
+  require_defined(t, op, arg);
+  if (t.device().is_cpu()) {
+    IE_CHECK(t.dtype() == DType::F32, op, ": ", arg, " must be float32 on the CPU, got ", t.desc(),
+             " (convert with .to('float32'); float16/bfloat16 compute runs on CUDA)");
+  } else {
+    IE_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16, op, ": ", arg,
+             " must be float32, float16 or bfloat16, got ", t.desc());
+  }
+}
+
+inline void require_same_dtype(const Tensor& a, const Tensor& b, const char* op, const char* arg) {
+  IE_CHECK(a.dtype() == b.dtype(), op, ": ", arg, " is ", dtype_name(b.dtype()), " but the other inputs are ",
+           dtype_name(a.dtype()), ", got ", b.desc());
+}
+
 // Kernels for this op exist on the CPU only so far (the CUDA backend grows op by op).
 inline void require_cpu(const Tensor& t, const char* op) {
   IE_CHECK(t.device().is_cpu(), op, ": not implemented on ", t.device().str(),
