@@ -77,6 +77,10 @@ inline bool throws_with(const std::function<void()>& f, const std::string& needl
   return !m.empty() && m.find(needle) != std::string::npos;
 }
 
+// GPU tests start with `if (!iet::cuda_device_or_skip()) return;`: without a CUDA device the test
+// is reported as skipped (a suite whose tests all skipped exits 77, which ctest shows as skipped).
+bool cuda_device_or_skip();
+
 // Runs fn once per CPU path this machine supports, with the path set and named in failures.
 void for_each_cpu_path(const std::function<void()>& fn);
 
