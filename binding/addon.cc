@@ -36,6 +36,10 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   int n = ie::cuda::device_count();
   o.Set("cuda", n > 0);
   o.Set("cudaDevices", n);
+  o.Set("cudaArchs", ie::cuda::built_archs());
+  Napi::Array names = Napi::Array::New(env, size_t(n));
+  for (int i = 0; i < n; ++i) names.Set(uint32_t(i), ie::cuda::device_name(i));
+  o.Set("cudaDeviceNames", names);
   return o;
 }
 
@@ -79,9 +83,17 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ie::cpu::fma_peak_gflops(int(threads), seconds));
 }
 
-// memoryStats(): host tensor memory in bytes { inUse, cached, peakInUse }.
+// memoryStats(device?): tensor memory of a device in bytes { inUse, cached, peakInUse }.
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
-  ie::CpuAllocStats s = ie::cpu_alloc_stats();
+  ie::Device d;
+  if (info.Length() > 0 && !info[0].IsUndefined()) d = ieb::device_arg(info, 0, "memoryStats");
+  ie::CpuAllocStats s;
+  if (d.is_cpu()) {
+    s = ie::cpu_alloc_stats();
+  } else {
+    ie::cuda::AllocStats c = ie::cuda::alloc_stats(d.index);
+    s = {c.in_use, c.cached, c.peak_in_use};
+  }
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("inUse", double(s.in_use));
   o.Set("cached", double(s.cached));
@@ -95,7 +107,10 @@ Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
-  ie::cpu_empty_cache();
+  ie::Device d;
+  if (info.Length() > 0 && !info[0].IsUndefined()) d = ieb::device_arg(info, 0, "emptyCache");
+  if (d.is_cpu()) ie::cpu_empty_cache();
+  else ie::cuda::empty_cache(d.index);
   return info.Env().Undefined();
 }
 

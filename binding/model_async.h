@@ -66,6 +66,7 @@ Napi::Value param_info_value(Napi::Env env, const std::vector<ie::ParamInfo>& ps
 struct LoadArgs {
   std::string config, source, weights;  // weights empty: random parameters
   int64_t seed = 0;
+  ie::Device device;  // where the model lives (cpu unless the loader takes a device argument)
 };
 LoadArgs load_args(const Napi::CallbackInfo& info, const char* op, size_t seed_index);
 
@@ -87,7 +88,7 @@ class ModelLoadWorker : public PromiseWorker {
     model_ = create_();
     if (args_.weights.empty()) {
       model_->init_random(uint64_t(args_.seed));
-      ie::stream_for({}).sync();
+      ie::stream_for(args_.device).sync();
     } else {
       ie::safetensors::OpenOptions oo;
       oo.mmap = false;

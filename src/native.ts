@@ -23,13 +23,15 @@ export interface NativeAddon {
     cudaBuilt: boolean;
     cuda: boolean;
     cudaDevices: number;
+    cudaArchs: string;
+    cudaDeviceNames: string[];
   };
   getNumThreads(): number;
   setNumThreads(n: number): void;
   setCpuPath(path: string): void;
   sync(device: string): void;
-  memoryStats(): { inUse: number; cached: number; peakInUse: number };
-  emptyCache(): void;
+  memoryStats(device?: string): { inUse: number; cached: number; peakInUse: number };
+  emptyCache(device?: string): void;
   externalMemory(): number;
   fmaPeakGflops(threads: number, seconds: number): number;
   [op: string]: Fn;

@@ -1,5 +1,7 @@
 // Runtime controls: backends, threads, CPU kernel path.
 import { native } from './native';
+import type { Device } from './types';
+import { checkDevice } from './validate';
 
 export interface Backends {
   /** Always true. */
@@ -13,6 +15,10 @@ export interface Backends {
   /** A CUDA device is usable now. */
   cuda: boolean;
   cudaDevices: number;
+  /** The GPU architectures the CUDA kernels were compiled for, e.g. '80,90' ('' without CUDA). */
+  cudaArchs: string;
+  /** Name of each CUDA device, e.g. ['NVIDIA H100 80GB HBM3']. */
+  cudaDeviceNames: string[];
 }
 
 /** What this build can run on. */
@@ -44,20 +50,22 @@ export function synchronize(device: string = 'cpu'): void {
 }
 
 export interface MemoryStats {
-  /** Bytes of host memory held by live tensors. */
+  /** Bytes held by live tensors. */
   inUse: number;
-  /** Bytes of freed blocks kept for reuse (INSTRUCTEDIT_CPU_CACHE_MB caps it; default 4096). */
+  /** Bytes of freed blocks kept for reuse (host: INSTRUCTEDIT_CPU_CACHE_MB caps it, default 4096; GPU: given back when an allocation would fail). */
   cached: number;
   /** Highest inUse so far. */
   peakInUse: number;
 }
 
-/** Host tensor memory, in bytes. */
-export function memoryStats(): MemoryStats {
-  return native.memoryStats() as MemoryStats;
+/** Tensor memory of a device ('cpu' by default, or 'cuda[:N]'), in bytes. */
+export function memoryStats(device: Device = 'cpu'): MemoryStats {
+  checkDevice(device, 'memoryStats');
+  return native.memoryStats(device) as MemoryStats;
 }
 
-/** Returns cached (freed) host blocks to the operating system. */
-export function emptyCache(): void {
-  native.emptyCache();
+/** Returns a device's cached (freed) blocks to the operating system or the CUDA driver. */
+export function emptyCache(device: Device = 'cpu'): void {
+  checkDevice(device, 'emptyCache');
+  native.emptyCache(device);
 }

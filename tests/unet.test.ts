@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Tensor, tensor, randn, loadSafetensors, saveSafetensors, UNet2DConditionModel } from '../src';
+import { Tensor, tensor, randn, loadSafetensors, saveSafetensors, UNet2DConditionModel, backends } from '../src';
 import { relErr } from './reference';
 
 const shared = process.env.IE_SHARED_DIR ?? path.join(__dirname, '..', '..', 'shared');
@@ -205,6 +205,21 @@ describe('UNet2DConditionModel API', () => {
     unet.dispose();
     await expect(unet.forward(x, 10, e)).rejects.toThrow(/disposed/);
     await expect(UNet2DConditionModel.fromConfig({ ...tiny, act_fn: 'gelu' })).rejects.toThrow(/act_fn/);
+  });
+
+  it('device option: a clear error for an absent or unknown device, the same numbers on cuda', async () => {
+    await expect(UNet2DConditionModel.fromConfig(tiny, { device: 'gpu' as 'cuda' })).rejects.toThrow(/unknown device 'gpu'/);
+    if (!backends().cuda) {
+      await expect(UNet2DConditionModel.fromConfig(tiny, { device: 'cuda' })).rejects.toThrow(/cuda.*not available/);
+      return;
+    }
+    const cpu = await UNet2DConditionModel.fromConfig(tiny, { seed: 3 });
+    const gpu = await UNet2DConditionModel.fromConfig(tiny, { seed: 3, device: 'cuda' });
+    const x = randn([2, 4, 8, 8], { seed: 1 }), e = randn([2, 5, 12], { seed: 2 });
+    const y0 = (await cpu.forward(x, 10, e)).toArraySync() as Float32Array;
+    const y1 = (await gpu.forward(x.to('cuda'), 10, e.to('cuda'))).toArraySync() as Float32Array;
+    expect(relErr(y1, y0)).toBeLessThan(1e-5);
+    await expect(gpu.forward(x, 10, e.to('cuda'))).rejects.toThrow(/sample is on cpu but the model is on cuda:0/);
   });
 
   it('accumulates gradients when asked', async () => {

@@ -4,7 +4,8 @@
 // call returns a promise.
 import { native, NativeTensor } from '../native';
 import { Tensor, tensor } from '../tensor';
-import { checkOptions, integer } from '../validate';
+import { checkDevice, checkOptions, integer } from '../validate';
+import type { Device } from '../types';
 import { h } from '../ops/wrap';
 import { namedViews } from './common';
 import { checkLoadOptions, readConfig, resolvePretrained, withSignal } from './common';
@@ -15,8 +16,8 @@ export type UNetConfig = Readonly<Record<string, unknown>>;
 export interface UNetFromPretrainedOptions {
   /** Compute dtype. Only 'float32' for now: float16/bfloat16 weights are converted on load. */
   dtype?: 'float32';
-  /** Device; only 'cpu' for now. */
-  device?: 'cpu';
+  /** Device: 'cpu' (default) or 'cuda[:N]' (needs a build with CUDA and a GPU; see backends()). */
+  device?: Device;
   /** The config, when `path` is a weights file with no config.json beside it (overrides the file's). */
   config?: Record<string, unknown>;
   /** Weights variant: 'fp16' reads diffusion_pytorch_model.fp16.safetensors (converted to float32). */
@@ -31,6 +32,8 @@ export interface UNetFromPretrainedOptions {
 export interface UNetFromConfigOptions {
   /** Seed of the random initialisation (weights N(0, 1/fan_in), norm scales 1 + 0.1·N, biases 0.05·N). */
   seed?: number;
+  /** Device: 'cpu' (default) or 'cuda[:N]'. */
+  device?: Device;
 }
 
 export interface UNetForwardOptions {
@@ -102,12 +105,12 @@ export class UNet2DConditionModel {
     const op = 'UNet2DConditionModel.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant', 'inChannels'], op);
-    checkLoadOptions(op, options);
+    checkLoadOptions(op, options, true);
     const inChannels = options.inChannels === undefined ? 0 : integer(options.inChannels, op, 'inChannels', 1);
     const files = resolvePretrained(op, p, 'unet', 'diffusion_pytorch_model', options.variant);
     const { text: configText, source } = readConfig(op, files, options.config);
     const weights = files.weights;
-    const m = (await native.unetLoad(configText, source, weights, inChannels, 0)) as NativeUNet;
+    const m = (await native.unetLoad(configText, source, weights, inChannels, 0, options.device ?? 'cpu')) as NativeUNet;
     return new UNet2DConditionModel(m);
   }
 
@@ -115,9 +118,10 @@ export class UNet2DConditionModel {
   static async fromConfig(config: Record<string, unknown>, options: UNetFromConfigOptions = {}): Promise<UNet2DConditionModel> {
     const op = 'UNet2DConditionModel.fromConfig';
     if (typeof config !== 'object' || config === null) throw new TypeError(`${op}: config must be an object`);
-    checkOptions(options, ['seed'], op);
+    checkOptions(options, ['seed', 'device'], op);
+    if (options.device !== undefined) checkDevice(options.device, op);
     const seed = options.seed === undefined ? 0 : integer(options.seed, op, 'seed', 0);
-    const m = (await native.unetLoad(JSON.stringify(config), 'config', null, 0, seed)) as NativeUNet;
+    const m = (await native.unetLoad(JSON.stringify(config), 'config', null, 0, seed, options.device ?? 'cpu')) as NativeUNet;
     return new UNet2DConditionModel(m);
   }
 
@@ -190,11 +194,13 @@ export class UNet2DConditionModel {
     const m = this.#native('forward');
     let t: Tensor;
     let own = false;
+    // Numbers become a float32 tensor on the sample's device (the model checks they match).
+    const device = sample instanceof Tensor ? sample.device : 'cpu';
     if (typeof timesteps === 'number') {
-      t = tensor([timesteps], [1]);
+      t = tensor([timesteps], [1], { device });
       own = true;
     } else if (Array.isArray(timesteps)) {
-      t = tensor(timesteps as number[], [timesteps.length]);
+      t = tensor(timesteps as number[], [timesteps.length], { device });
       own = true;
     } else if (timesteps instanceof Tensor && timesteps.dtype !== 'float32') {
       t = timesteps.to('float32');

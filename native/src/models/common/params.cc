@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "ie/allocator.h"
+#include "ie/cuda.h"
+#include "ie/device_memory.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
@@ -23,7 +25,9 @@ void ParamStore::allocate(Device device) {
   flat = Tensor::empty({table.total}, DType::F32, device);
   // Zero the alignment gaps between parameters, so whole-buffer kernels (AdamW, EMA, norms) never
   // meet uninitialised values there.
-  if (device.is_cpu()) {
+  if (!device.is_cpu()) {
+    memory_zero(flat.raw(), flat.nbytes(), device);  // gaps included; init or load fills the rest
+  } else {
     float* f = flat.data<float>();
     for (size_t i = 0; i < table.infos.size(); ++i) {
       int64_t end = table.infos[i].offset + shape_numel(table.infos[i].shape);
@@ -126,13 +130,31 @@ void load(ParamStore& store, const safetensors::Reader& reader, const LoadSpec& 
     if (!wrong.empty() && spec.mismatch_hint) msg += spec.mismatch_hint();
     fail(msg);
   }
+  // Through host memory: each tensor is decoded to float32 on the CPU (custom fills write host
+  // memory), then copied into its view, on the GPU with one copy per parameter.
+  const Device cpu{};
+  std::vector<float> staging;
   for (size_t i = 0; i < infos.size(); ++i) {
-    Tensor src = reader.load(source[i]->name, DType::F32, device);
-    float* dst = store.views[i].data<float>();
-    if (custom[i])
-      spec.fill(infos[i], src, dst);
-    else
-      ops::copy_to_host(src, dst);
+    Tensor src = reader.load(source[i]->name, DType::F32, cpu);
+    const Tensor& view = store.views[i];
+    if (device.is_cpu()) {
+      float* dst = view.data<float>();
+      if (custom[i]) {
+        stream_for(cpu).sync();
+        spec.fill(infos[i], src, dst);
+      } else {
+        ops::copy_to_host(src, dst);
+      }
+      continue;
+    }
+    stream_for(cpu).sync();
+    const float* host = src.data<float>();
+    if (custom[i]) {
+      staging.assign(size_t(view.numel()), 0.f);
+      spec.fill(infos[i], src, staging.data());
+      host = staging.data();
+    }
+    cuda::copy_h2d(view.raw(), host, view.nbytes(), device.index);
   }
   // The per-tensor staging buffers went to the allocator's cache (up to the model's size): give
   // them back so a loaded model costs its parameters, not twice that.

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <map>
 
-#include "ie/allocator.h"
+#include "ie/device_memory.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
@@ -297,7 +297,6 @@ Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
 std::shared_ptr<Model> Model::create(const Config& config, Device device) {
-  IE_CHECK(device.is_cpu(), "UNet: device ", device.str(), " is not supported yet (CPU only)");
   auto impl = std::make_unique<Impl>();
   impl->cfg = config;
   impl->device = device;
@@ -402,8 +401,8 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
     ctx.save = o.train;
     ctx.checkpoint = o.checkpoint;
     ctx.cancel = o.cancel.get();
-    cpu_reset_peak();
-    int64_t base = int64_t(cpu_alloc_stats().in_use);
+    memory_reset_peak(mp->device);
+    int64_t base = memory_in_use(mp->device);
     try {
       Tensor out = mp->run_forward(sample, t1, ehs, ctx);
       ops::assign(result, out, false);
@@ -411,7 +410,7 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
       mp->clear_saved();  // a failed pass leaves nothing half-saved
       throw;
     }
-    mp->stats.forward_peak_bytes = int64_t(cpu_alloc_stats().peak_in_use) - base;
+    mp->stats.forward_peak_bytes = memory_peak(mp->device) - base;
     if (o.train) mp->stats.saved_bytes = mp->saved_bytes();
   });
   return result;
@@ -439,14 +438,14 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
   std::shared_ptr<Model> self = shared_from_this();
   Impl* mp = &m;
   stream_for(m.device).enqueue([self, mp, dout, g, accumulate, fresh] {
-    if (fresh) std::memset(mp->grads.raw(), 0, mp->grads.nbytes());  // padding too, and accumulate starts at 0
+    if (fresh) memory_zero(mp->grads.raw(), mp->grads.nbytes(), mp->device);  // padding too, and accumulate starts at 0
     Ctx ctx;
     ctx.model = "UNet";
     ctx.values = &mp->store.views;
     ctx.grads = &mp->gviews;
     ctx.accumulate = accumulate;
-    cpu_reset_peak();
-    int64_t base = int64_t(cpu_alloc_stats().in_use);
+    memory_reset_peak(mp->device);
+    int64_t base = memory_in_use(mp->device);
     IE_CHECK(mp->s.sample.defined(), "UNet.backward: the training forward did not complete (it failed or was "
                                      "cancelled), so there is nothing to differentiate");
     try {
@@ -457,7 +456,7 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
       mp->clear_saved();
       throw;
     }
-    mp->stats.backward_peak_bytes = int64_t(cpu_alloc_stats().peak_in_use) - base;
+    mp->stats.backward_peak_bytes = memory_peak(mp->device) - base;
   });
   return g;
 }

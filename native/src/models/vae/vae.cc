@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ie/allocator.h"
+#include "ie/device_memory.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
@@ -238,11 +239,11 @@ void check_input(const Tensor& x, const char* op, const char* arg, const Device&
 // Runs `pass` as one stream task, keeping the model alive and recording the pass's peak memory.
 template <typename F>
 void enqueue_pass(const std::shared_ptr<Model>& self, Device dev, int64_t* peak, F pass) {
-  stream_for(dev).enqueue([self, peak, pass] {
-    cpu_reset_peak();
-    int64_t base = int64_t(cpu_alloc_stats().in_use);
+  stream_for(dev).enqueue([self, dev, peak, pass] {
+    memory_reset_peak(dev);
+    int64_t base = memory_in_use(dev);
     pass();
-    *peak = int64_t(cpu_alloc_stats().peak_in_use) - base;
+    *peak = memory_peak(dev) - base;
   });
 }
 
