@@ -88,14 +88,16 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
 
 };
 
-// clipTextLoad(configJson, configSource, weightsPath | null, seed) -> Promise<NativeCLIPTextModel>.
+// clipTextLoad(configJson, configSource, weightsPath | null, seed, device?) -> Promise<NativeCLIPTextModel>.
 // With no weights path the parameters are random (seeded).
 Napi::Value CLIPTextLoad(const CI& info) {
   LoadArgs a = load_args(info, "clipTextLoad", 3);
+  if (info.Length() > 4 && !info[4].IsUndefined()) a.device = device_arg(info, 4, "clipTextLoad");
   std::string config = a.config, source = a.source;
+  ie::Device device = a.device;
   return (new ModelLoadWorker<cl::TextModel>(
               info.Env(), "instructedit.clipTextLoad", std::move(a),
-              [config, source] { return cl::TextModel::create(cl::Config::from_json(config, source)); },
+              [config, source, device] { return cl::TextModel::create(cl::Config::from_json(config, source), device); },
               [](cl::TextModel& m, const ie::safetensors::Reader& r) { m.load(r); }, CLIPTextWrap::Wrap))
       ->Start();
 }

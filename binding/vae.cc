@@ -110,14 +110,16 @@ class VAEWrap : public Napi::ObjectWrap<VAEWrap> {
   ModelRef<va::Model> ref_{"VAE"};
 };
 
-// vaeLoad(configJson, configSource, weightsPath | null, seed) -> Promise<NativeVAE>
+// vaeLoad(configJson, configSource, weightsPath | null, seed, device?) -> Promise<NativeVAE>
 // With no weights path the parameters are random (seeded).
 Napi::Value VAELoad(const CI& info) {
   LoadArgs a = load_args(info, "vaeLoad", 3);
+  if (info.Length() > 4 && !info[4].IsUndefined()) a.device = device_arg(info, 4, "vaeLoad");
   std::string config = a.config, source = a.source;
+  ie::Device device = a.device;
   return (new ModelLoadWorker<va::Model>(
               info.Env(), "instructedit.vaeLoad", std::move(a),
-              [config, source] { return va::Model::create(va::Config::from_json(config, source)); },
+              [config, source, device] { return va::Model::create(va::Config::from_json(config, source), device); },
               [](va::Model& m, const ie::safetensors::Reader& r) { m.load(r); }, VAEWrap::Wrap))
       ->Start();
 }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  backends,
   CLIPTextModel, CLIPTokenizer, CLIP_VIT_L14_TEXT_CONFIG, Tensor, loadSafetensors, saveSafetensors, tensor,
 } from '../src';
 import { relErr } from './reference';
@@ -218,7 +219,8 @@ describe.skipIf(!haveFixture)('CLIPTextModel parity with transformers (clip_text
     await expect(load(folder('te-mismatch', { 'config.json': JSON.stringify({ ...config, num_hidden_layers: 3 }), 'model.safetensors': { link: path.join(textDir, 'text_encoder.safetensors') } })))
       .rejects.toThrow(/do not match the config:\n\s+missing \(16\): text_model\.encoder\.layers\.2\./);
     await expect(CLIPTextModel.fromPretrained(root, { dtype: 'float16' as never })).rejects.toThrow(/dtype 'float16' is not supported yet/);
-    await expect(CLIPTextModel.fromPretrained(root, { device: 'cuda' as never })).rejects.toThrow(/CPU only/);
+    await expect(CLIPTextModel.fromPretrained(root, { device: 'tpu' as never })).rejects.toThrow(/unknown device 'tpu'/);
+    if (!backends().cuda) await expect(CLIPTextModel.fromPretrained(root, { device: 'cuda' })).rejects.toThrow(/cuda:0' is not available/);
     await expect(CLIPTextModel.fromPretrained(root, { revision: 'main' } as never)).rejects.toThrow(/unknown option 'revision'/);
   });
 

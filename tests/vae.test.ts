@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AutoencoderKL, SD_VAE_CONFIG, Tensor, randn, zeros, loadSafetensors, saveSafetensors } from '../src';
+import { AutoencoderKL, backends, SD_VAE_CONFIG, Tensor, randn, zeros, loadSafetensors, saveSafetensors } from '../src';
 import { relErr } from './reference';
 
 const shared = process.env.IE_SHARED_DIR ?? path.join(__dirname, '..', '..', 'shared');
@@ -124,7 +124,10 @@ describe.skipIf(!haveFixture)('AutoencoderKL parity with diffusers (vae_tiny2)',
     fs.rmSync(path.join(dir, 'config.json'));
     await expect(AutoencoderKL.fromPretrained(dir)).rejects.toThrow(/no config\.json/);
     await expect(AutoencoderKL.fromPretrained(path.join(tmp, 'nothing'))).rejects.toThrow(/does not exist/);
-    await expect(AutoencoderKL.fromPretrained(dir, { device: 'cuda' as 'cpu' })).rejects.toThrow(/device 'cuda' is not supported/);
+    await expect(AutoencoderKL.fromPretrained(dir, { device: 'gpu' as 'cpu' })).rejects.toThrow(/unknown device 'gpu'/);
+    if (!backends().cuda) {
+      await expect(AutoencoderKL.fromConfig(config, { device: 'cuda' })).rejects.toThrow(/cuda:0' is not available/);
+    }
   });
 });
 

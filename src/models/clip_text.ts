@@ -4,7 +4,8 @@
 import { native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import type { TokenIds } from '../text/clip_tokenizer';
-import { checkOptions, integer } from '../validate';
+import { checkDevice, checkOptions, integer } from '../validate';
+import type { Device } from '../types';
 import { checkLoadOptions, namedViews, ParamLayout, readConfig, resolvePretrained, withSignal } from './common';
 
 /** A transformers CLIPTextConfig (config.json), as parsed by the model. */
@@ -33,8 +34,8 @@ export const CLIP_VIT_L14_TEXT_CONFIG: CLIPTextConfig = Object.freeze({
 export interface CLIPTextFromPretrainedOptions {
   /** Compute dtype. Only 'float32' for now: float16/bfloat16 weights are converted on load. */
   dtype?: 'float32';
-  /** Device; only 'cpu' for now. */
-  device?: 'cpu';
+  /** Device: 'cpu' (default) or 'cuda[:N]' (needs a build with CUDA and a GPU; see backends()). */
+  device?: Device;
   /** The config, when `path` is a weights file with no config.json beside it (overrides the file's). */
   config?: Record<string, unknown>;
   /** Weights variant: 'fp16' reads model.fp16.safetensors (converted to float32). */
@@ -44,6 +45,8 @@ export interface CLIPTextFromPretrainedOptions {
 export interface CLIPTextFromConfigOptions {
   /** Seed of the random initialisation (weights N(0, 1/fan_in), embeddings N(0, 0.2²), norm scales 1 + 0.1·N, biases 0.05·N). */
   seed?: number;
+  /** Device: 'cpu' (default) or 'cuda[:N]'. */
+  device?: Device;
 }
 
 export interface CLIPTextForwardOptions {
@@ -133,20 +136,21 @@ export class CLIPTextModel {
     const op = 'CLIPTextModel.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant'], op);
-    checkLoadOptions(op, options);
+    checkLoadOptions(op, options, true);
     const files = resolvePretrained(op, p, 'text_encoder', 'model', options.variant, 'pytorch_model');
     const { text, source } = readConfig(op, files, options.config);
     const { weights } = files;
-    return new CLIPTextModel((await native.clipTextLoad(text, source, weights, 0)) as NativeCLIPText);
+    return new CLIPTextModel((await native.clipTextLoad(text, source, weights, 0, options.device ?? 'cpu')) as NativeCLIPText);
   }
 
   /** A randomly initialised model of `config` (tests, benchmarks), e.g. CLIP_VIT_L14_TEXT_CONFIG. */
   static async fromConfig(config: Record<string, unknown>, options: CLIPTextFromConfigOptions = {}): Promise<CLIPTextModel> {
     const op = 'CLIPTextModel.fromConfig';
     if (typeof config !== 'object' || config === null) throw new TypeError(`${op}: config must be an object`);
-    checkOptions(options, ['seed'], op);
+    checkOptions(options, ['seed', 'device'], op);
+    if (options.device !== undefined) checkDevice(options.device, op);
     const seed = options.seed === undefined ? 0 : integer(options.seed, op, 'seed', 0);
-    return new CLIPTextModel((await native.clipTextLoad(JSON.stringify(config), 'config', null, seed)) as NativeCLIPText);
+    return new CLIPTextModel((await native.clipTextLoad(JSON.stringify(config), 'config', null, seed, options.device ?? 'cpu')) as NativeCLIPText);
   }
 
   #native(what: string): NativeCLIPText {

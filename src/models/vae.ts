@@ -3,7 +3,8 @@
 // stream; every call returns a promise. Large images are processed in blended tiles.
 import { native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
-import { checkOptions, finiteNumber, integer } from '../validate';
+import { checkDevice, checkOptions, finiteNumber, integer } from '../validate';
+import type { Device } from '../types';
 import { h } from '../ops/wrap';
 import { checkLoadOptions, namedViews, ParamLayout, readConfig, resolvePretrained, withSignal } from './common';
 
@@ -39,8 +40,8 @@ export const SD_VAE_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({
 export interface AutoencoderKLFromPretrainedOptions {
   /** Compute dtype; only 'float32' (float16/bfloat16 weights are converted on load). */
   dtype?: 'float32';
-  /** Device; only 'cpu' for now. */
-  device?: 'cpu';
+  /** Device: 'cpu' (default) or 'cuda[:N]' (needs a build with CUDA and a GPU; see backends()). */
+  device?: Device;
   /** The config, when `path` is a weights file with no config.json beside it. */
   config?: Record<string, unknown>;
   /** Weights variant: 'fp16' reads diffusion_pytorch_model.fp16.safetensors. */
@@ -50,6 +51,8 @@ export interface AutoencoderKLFromPretrainedOptions {
 export interface AutoencoderKLFromConfigOptions {
   /** Seed of the random initialisation (weights N(0, 1/fan_in), norm scales 1 + 0.1·N, biases 0.05·N). */
   seed?: number;
+  /** Device: 'cpu' (default) or 'cuda[:N]'. */
+  device?: Device;
 }
 
 /** Tile geometry. Tiles are square; neighbours share `overlap` of a tile, blended linearly. */
@@ -134,19 +137,20 @@ export class AutoencoderKL {
     const op = 'AutoencoderKL.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant'], op);
-    checkLoadOptions(op, options);
+    checkLoadOptions(op, options, true);
     const files = resolvePretrained(op, p, 'vae', 'diffusion_pytorch_model', options.variant);
     const { text, source } = readConfig(op, files, options.config);
-    return new AutoencoderKL((await native.vaeLoad(text, source, files.weights, 0)) as NativeVAE);
+    return new AutoencoderKL((await native.vaeLoad(text, source, files.weights, 0, options.device ?? 'cpu')) as NativeVAE);
   }
 
   /** A randomly initialised model of `config` (tests, benchmarks). */
   static async fromConfig(config: Record<string, unknown>, options: AutoencoderKLFromConfigOptions = {}): Promise<AutoencoderKL> {
     const op = 'AutoencoderKL.fromConfig';
     if (typeof config !== 'object' || config === null) throw new TypeError(`${op}: config must be an object`);
-    checkOptions(options, ['seed'], op);
+    checkOptions(options, ['seed', 'device'], op);
+    if (options.device !== undefined) checkDevice(options.device, op);
     const seed = options.seed === undefined ? 0 : integer(options.seed, op, 'seed', 0);
-    return new AutoencoderKL((await native.vaeLoad(JSON.stringify(config), 'config', null, seed)) as NativeVAE);
+    return new AutoencoderKL((await native.vaeLoad(JSON.stringify(config), 'config', null, seed, options.device ?? 'cpu')) as NativeVAE);
   }
 
   #native(what: string): NativeVAE {

@@ -1,5 +1,6 @@
 // Helpers for the model tests that read the parity fixtures (../shared/parity, or IE_SHARED_DIR).
 #pragma once
+#include "io/json.h"
 #include <sys/stat.h>
 
 #include <cmath>
@@ -52,4 +53,25 @@ inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(num / (den > 0 ? den : 1));
 }
 
+// A JSON value as text (enough for configs: objects, arrays, strings, numbers, bools, null).
+inline std::string json_dump(const ie::json::Value& v) {
+  using T = ie::json::Type;
+  switch (v.type) {
+    case T::Null: return "null";
+    case T::Bool: return v.boolean ? "true" : "false";
+    case T::Number: return v.text;
+    case T::String: return "\"" + v.text + "\"";
+    case T::Array: {
+      std::string s = "[";
+      for (size_t i = 0; i < v.items.size(); ++i) s += (i ? "," : "") + json_dump(v.items[i]);
+      return s + "]";
+    }
+    case T::Object: {
+      std::string s = "{";
+      for (size_t i = 0; i < v.items.size(); ++i) s += (i ? ",\"" : "\"") + v.keys[i] + "\":" + json_dump(v.items[i]);
+      return s + "}";
+    }
+  }
+  return "";
+}
 }  // namespace iet

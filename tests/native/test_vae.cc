@@ -47,30 +47,9 @@ ie::json::Value manifest() {
   for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
   return ie::json::parse(text);
 }
-// A JSON value as text (enough for configs: objects, arrays, strings, numbers, bools, null).
-std::string dump(const ie::json::Value& v) {
-  using T = ie::json::Type;
-  switch (v.type) {
-    case T::Null: return "null";
-    case T::Bool: return v.boolean ? "true" : "false";
-    case T::Number: return v.text;
-    case T::String: return "\"" + v.text + "\"";
-    case T::Array: {
-      std::string s = "[";
-      for (size_t i = 0; i < v.items.size(); ++i) s += (i ? "," : "") + dump(v.items[i]);
-      return s + "]";
-    }
-    case T::Object: {
-      std::string s = "{";
-      for (size_t i = 0; i < v.items.size(); ++i) s += (i ? ",\"" : "\"") + v.keys[i] + "\":" + dump(v.items[i]);
-      return s + "}";
-    }
-  }
-  return "";
-}
 Config tiny2_config() {
   ie::json::Value m = manifest();
-  return Config::from_json(dump(*m.find("fixtures")->find("vae_tiny2")->find("config")), "manifest");
+  return Config::from_json(iet::json_dump(*m.find("fixtures")->find("vae_tiny2")->find("config")), "manifest");
 }
 float silu(float x) { return x / (1.f + std::exp(-x)); }
 
@@ -165,7 +144,7 @@ IE_TEST(vae, sd_layout_matches_the_real_checkpoint) {
   if (text.empty()) return;
   ie::json::Value keys = ie::json::parse(text);
   const ie::json::Value& vae = *keys.find("vae");
-  Config c = Config::from_json(dump(*vae.find("config")), "keys.json");
+  Config c = Config::from_json(iet::json_dump(*vae.find("config")), "keys.json");
   auto model = Model::create(c);
   IE_EXPECT(model->num_params() == int64_t(vae.find("n_params")->integer),
             "parameter count " + std::to_string(model->num_params()));

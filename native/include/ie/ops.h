@@ -115,6 +115,10 @@ Tensor sum_to_shape(const Tensor& dy, const Shape& shape);
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis);
 
+// Rows of x [rows, width] by index -> [idx.size(), width] (embedding lookups). Every index must be
+// in [0, rows).
+Tensor gather_rows(const Tensor& x, const std::vector<int32_t>& idx);
+
 // ---- losses ----
 Tensor mse_loss(const Tensor& pred, const Tensor& target);  // scalar (shape [])
 Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& dloss);

@@ -64,20 +64,11 @@ void TextModel::Impl::build() {
 }
 
 Tensor TextModel::Impl::embed(const std::vector<int32_t>& ids, int64_t B, int64_t L) const {
-  // A row gather (CPU memory; the model is CPU-only): token row + position row, position_ids = arange(L).
+  // Token rows (a gather) + position rows (position_ids = arange(L): the table's first L rows).
   const int64_t D = cfg.hidden_size;
-  Tensor x = Tensor::empty({B, L, D}, DType::F32, device);
-  const float* tok = store.views[size_t(token_embedding)].data<float>();
-  const float* pos = store.views[size_t(position_embedding)].data<float>();
-  float* dst = x.data<float>();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < L; ++i) {
-      const float* tr = tok + int64_t(ids[size_t(b * L + i)]) * D;
-      const float* pr = pos + i * D;
-      float* o = dst + (b * L + i) * D;
-      for (int64_t d = 0; d < D; ++d) o[d] = tr[d] + pr[d];
-    }
-  return x;
+  Tensor tok = ops::gather_rows(store.views[size_t(token_embedding)], ids).reshape({B, L, D});
+  Tensor pos = store.views[size_t(position_embedding)].view(0, {L, D});
+  return ops::binary(Binary::Add, tok, pos);
 }
 
 Tensor TextModel::Impl::layer_forward(const EncoderLayer& l, const Ctx& c, const Tensor& x) const {
@@ -102,7 +93,6 @@ TextModel::TextModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TextModel::~TextModel() = default;
 
 std::shared_ptr<TextModel> TextModel::create(const Config& config, Device device) {
-  IE_CHECK(device.is_cpu(), "CLIPTextModel: device ", device.str(), " is not supported yet (CPU only)");
   auto impl = std::make_unique<Impl>();
   impl->cfg = config;
   impl->device = device;
@@ -190,10 +180,9 @@ Output TextModel::forward(const int32_t* ids, int64_t B, int64_t L, const Forwar
     Tensor y = mp->final_ln.forward(ctx, x).y;
     x = Tensor();
     ops::assign(res.last_hidden_state, y, false);
-    const float* src = y.data<float>();
-    float* pooled = res.pooled.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      std::memcpy(pooled + b * D, src + (b * L + pool_at[size_t(b)]) * D, size_t(D) * sizeof(float));
+    std::vector<int32_t> rows(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) rows[size_t(b)] = int32_t(b * L + pool_at[size_t(b)]);
+    ops::assign(res.pooled, ops::gather_rows(y.reshape({B * L, D}), rows), false);
   });
   return out;
 }

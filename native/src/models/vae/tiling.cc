@@ -57,6 +57,9 @@ Tensor tiled(const Tensor& x, const TileGrid& g, const std::function<Tensor(cons
     return fn(x);
   }
   const int64_t OH = gh * g.out_cell, OW = gw * g.out_cell;
+  // The blend is accumulated in host memory (tile outputs come back from a GPU one at a time;
+  // a device blend kernel would save those copies), then moved to x's device.
+  const Device host{};
   Tensor out;  // the weighted sum, then the mean
   std::vector<float> wsum(size_t(OH * OW), 0.f);
   int64_t B = 0, C = 0;
@@ -68,13 +71,15 @@ Tensor tiled(const Tensor& x, const TileGrid& g, const std::function<Tensor(cons
       if (between) between();
       const int64_t tw = std::min(g.tile, gw - xs[tx]);
       Tensor y = fn(crop(band, 3, xs[tx] * g.in_cell, tw * g.in_cell));
+      if (!y.device().is_cpu()) y = ops::to_device(y, host);  // synchronous: the data is there on return
       const int64_t yh = th * g.out_cell, yw = tw * g.out_cell;
       IE_CHECK(y.ndim() == 4 && y.size(2) == yh && y.size(3) == yw, "VAE tiling: internal error: tile output ",
                shape_str(y.shape()));
       if (!out.defined()) {
         B = y.size(0);
         C = y.size(1);
-        out = ops::zeros({B, C, OH, OW}, DType::F32, x.device());
+        out = Tensor::empty({B, C, OH, OW}, DType::F32, host);
+        std::fill(out.data<float>(), out.data<float>() + out.numel(), 0.f);
       }
       const std::vector<float> wx = ramp(xs, tx, g.tile, gw, g.out_cell);
       const int64_t oy = ys[ty] * g.out_cell, ox = xs[tx] * g.out_cell;
@@ -95,7 +100,7 @@ Tensor tiled(const Tensor& x, const TileGrid& g, const std::function<Tensor(cons
   float* dst = out.data<float>();
   for (int64_t bc = 0; bc < B * C; ++bc)
     for (int64_t p = 0; p < OH * OW; ++p) dst[bc * OH * OW + p] /= wsum[size_t(p)];
-  return out;
+  return x.device().is_cpu() ? out : ops::to_device(out, x.device());
 }
 
 }  // namespace ie::vae::detail

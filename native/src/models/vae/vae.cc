@@ -255,7 +255,6 @@ Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
 std::shared_ptr<Model> Model::create(const Config& config, Device device) {
-  IE_CHECK(device.is_cpu(), "VAE: device ", device.str(), " is not supported yet (CPU only)");
   auto impl = std::make_unique<Impl>();
   impl->cfg = config;
   impl->device = device;
@@ -323,9 +322,16 @@ Moments Model::encode(const Tensor& image, const RunOptions& o) {
     mp->stats.encode_tiles = tiles;
     ops::assign(r.moments, mom, false);
     // mean = channels [0, L), logvar = [L, 2L) clamped to [-30, 20], std = exp(logvar / 2); latent-sized.
+    // Computed in host memory: latent-sized, so a GPU model pays two small copies for it.
     const int64_t B = mom.size(0), hw = mom.size(2) * mom.size(3);
-    const float* src = mom.data<float>();
-    float *mean = r.mean.data<float>(), *lv = r.logvar.data<float>(), *sd = r.std.data<float>();
+    const bool gpu = !mom.device().is_cpu();
+    const Device host{};
+    Tensor hm = gpu ? ops::to_device(mom, host) : mom;
+    Tensor hmean = gpu ? Tensor::empty(r.mean.shape(), DType::F32, host) : r.mean;
+    Tensor hlv = gpu ? Tensor::empty(r.mean.shape(), DType::F32, host) : r.logvar;
+    Tensor hsd = gpu ? Tensor::empty(r.mean.shape(), DType::F32, host) : r.std;
+    const float* src = hm.data<float>();
+    float *mean = hmean.data<float>(), *lv = hlv.data<float>(), *sd = hsd.data<float>();
     for (int64_t b = 0; b < B; ++b)
       for (int64_t i = 0; i < L * hw; ++i) {
         const int64_t o = b * L * hw + i;
@@ -333,6 +339,11 @@ Moments Model::encode(const Tensor& image, const RunOptions& o) {
         lv[o] = std::min(20.f, std::max(-30.f, src[(b * 2 + 1) * L * hw + i]));
         sd[o] = std::exp(0.5f * lv[o]);
       }
+    if (gpu) {
+      ops::assign(r.mean, ops::to_device(hmean, mom.device()), false);
+      ops::assign(r.logvar, ops::to_device(hlv, mom.device()), false);
+      ops::assign(r.std, ops::to_device(hsd, mom.device()), false);
+    }
   });
   return r;
 }
