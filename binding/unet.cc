@@ -123,22 +123,24 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
   ModelRef<un::Model> ref_{"UNet"};
 };
 
-// unetLoad(configJson, configSource, weightsPath | null, inChannels, seed, device?) -> Promise<NativeUNet>
+// unetLoad(configJson, configSource, weightsPath | null, inChannels, seed, device?, computeDtype?) -> Promise<NativeUNet>
 // With no weights path the parameters are random (seeded). inChannels > 0 widens conv_in.
 Napi::Value UNetLoad(const CI& info) {
   LoadArgs a = load_args(info, "unetLoad", 4);
   int64_t in_ch = int_arg(info, 3, "unetLoad", "inChannels");
   if (info.Length() > 5 && !info[5].IsUndefined()) a.device = device_arg(info, 5, "unetLoad");
+  ie::DType compute = ie::DType::F32;
+  if (info.Length() > 6 && !info[6].IsUndefined()) compute = dtype_arg(info, 6, "unetLoad");
   std::string config = a.config, source = a.source;
   ie::Device device = a.device;
-  auto create = [config, source, in_ch, device] {
+  auto create = [config, source, in_ch, device, compute] {
     un::Config c = un::Config::from_json(config, source);
     if (in_ch > 0) {
       IE_CHECK(in_ch >= c.in_channels, "UNet: inChannels (", in_ch, ") must be at least the config's in_channels (",
                c.in_channels, ")");
       c.in_channels = in_ch;
     }
-    return un::Model::create(c, device);
+    return un::Model::create(c, device, compute);
   };
   auto load = [in_ch](un::Model& m, const ie::safetensors::Reader& r) {
     un::LoadOptions lo;

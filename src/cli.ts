@@ -11,13 +11,14 @@ import { readTrainConfig, runTraining } from './train/run';
 import * as shapes from './shapes';
 import { writeFile } from 'node:fs/promises';
 import type { SchedulerShortName } from './schedulers';
+import type { Device } from './types';
 
 const USAGE = `Usage:
   instructedit edit --image IN --instruction TEXT --out OUT [--model DIR] [options]
   instructedit train --config train.json [--quiet]
   instructedit eval --data test.jsonl [--model DIR] [--unet DIR] [--limit N] [--steps N] [--seed N]
                     [--guidance S] [--image-guidance S] [--scheduler NAME] [--out report.md]
-                    [--grid grid.png] [--quiet]
+                    [--grid grid.png] [--device NAME] [--quiet]
 
 Edit an image as an instruction says, with an InstructPix2Pix pipeline folder (diffusers layout),
 or with the built-in ShapeEdit model (64x64 scenes of coloured shapes) when --model is left out.
@@ -38,6 +39,7 @@ Options:
   --negative TEXT        negative prompt (default "")
   --max-pixels N         work at most at this many pixels (default 262144 = 512x512)
   --threads N            CPU threads (default: all cores)
+  --device NAME          cpu (default) or cuda[:N]
   --variant NAME         weights variant, e.g. fp16
   --unet DIR             use this UNet folder (e.g. a training checkpoint's unet_ema)
   --quiet                no progress bar
@@ -107,6 +109,7 @@ async function edit(argv: string[]): Promise<void> {
       negative: { type: 'string' },
       'max-pixels': { type: 'string' },
       threads: { type: 'string' },
+      device: { type: 'string' },
       variant: { type: 'string' },
       unet: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -143,7 +146,7 @@ async function edit(argv: string[]): Promise<void> {
 
   const bar = progressBar(!values.quiet);
   const t0 = performance.now();
-  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant, unet: values.unet });
+  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant, unet: values.unet, device: cliDevice(values.device) });
   const loadS = (performance.now() - t0) / 1000;
   const abort = new AbortController();
   const onSigint = () => abort.abort();
@@ -166,12 +169,19 @@ async function edit(argv: string[]): Promise<void> {
   }
 }
 
+/** --device: 'cpu', 'cuda' or 'cuda:N' (a usage error otherwise). */
+function cliDevice(v: string | undefined): Device | undefined {
+  if (v === undefined) return undefined;
+  if (!/^(cpu|cuda(:\d{1,3})?)$/.test(v)) throw new UsageError(`--device: expected cpu, cuda or cuda:N, got '${v}'`);
+  return v as Device;
+}
+
 async function evaluate(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
     model: { type: 'string' }, data: { type: 'string' }, unet: { type: 'string' }, limit: { type: 'string' },
     steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' },
     guidance: { type: 'string' }, 'image-guidance': { type: 'string' }, scheduler: { type: 'string' },
-    threads: { type: 'string' }, quiet: { type: 'boolean' } } });
+    threads: { type: 'string' }, device: { type: 'string' }, quiet: { type: 'boolean' } } });
   if (values.data === undefined) throw new UsageError('--data is required');
   values.model ??= DEFAULT_MODEL_DIR;
   for (const k of ['model', 'data', 'unet'] as const) {
@@ -184,7 +194,7 @@ async function evaluate(argv: string[]): Promise<number> {
   const imageGuidanceScale = num(values['image-guidance'], 'image-guidance', false, 0);
   checkSchedulerName(values.scheduler);
   const scheduler = values.scheduler as SchedulerShortName | undefined;
-  const editor = await Editor.fromPretrained(values.model as string, { unet: values.unet, threads: num(values.threads, 'threads', true, 1) });
+  const editor = await Editor.fromPretrained(values.model as string, { unet: values.unet, threads: num(values.threads, 'threads', true, 1), device: cliDevice(values.device) });
   const outputs: Uint8Array[] = [];
   try {
     const ev = await shapes.evaluateShapeEdit(values.data as string, async (src, instruction, _r, i) => {

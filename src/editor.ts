@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ImageInput, prepareImage } from './image';
 import { AutoencoderKL } from './models/vae';
 import { CLIPTextModel } from './models/clip_text';
-import { UNet2DConditionModel } from './models/unet';
+import { ComputeDType, computeDtype, UNet2DConditionModel } from './models/unet';
 import * as ops from './ops';
 import { abortError, denoise } from './pipeline/denoise';
 import { EditResult } from './pipeline/result';
@@ -16,7 +16,8 @@ import { createScheduler, Scheduler, SchedulerClassName, SchedulerConfig, Schedu
 import { setNumThreads } from './runtime';
 import { randn, Tensor, zeros } from './tensor';
 import { CLIPTokenizer } from './text/clip_tokenizer';
-import { checkOptions, finiteNumber, integer } from './validate';
+import { checkDevice, checkOptions, finiteNumber, integer } from './validate';
+import type { Device } from './types';
 
 /** Sampler names accepted by `edit({ scheduler })` (diffusers class names work too). */
 export const SCHEDULER_NAMES: Readonly<Record<SchedulerShortName, SchedulerClassName>> = Object.freeze({
@@ -29,10 +30,13 @@ export const SCHEDULER_NAMES: Readonly<Record<SchedulerShortName, SchedulerClass
 });
 
 export interface EditorOptions {
-  /** Only 'cpu' for now. */
-  device?: 'cpu';
-  /** Compute dtype; only 'float32' for now (half-precision weights are converted on load). */
-  dtype?: 'float32';
+  /** Where the models run: 'cpu' (default) or 'cuda[:N]' (a build with CUDA and a GPU; see backends()). */
+  device?: Device;
+  /**
+   * The UNet's compute dtype: 'float32' (default), or 'float16'/'bfloat16' on CUDA (the text encoder
+   * and the VAE compute in float32). Weights of any float dtype are converted on load.
+   */
+  dtype?: ComputeDType;
   /** CPU threads for the kernels (process-wide; default: all cores). */
   threads?: number;
   /** Weights variant, e.g. 'fp16' (reads *.fp16.safetensors). */
@@ -154,12 +158,8 @@ export class Editor {
     const op = 'Editor.fromPretrained';
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`${op}: dir must be a non-empty string`);
     checkOptions(options, ['device', 'dtype', 'threads', 'variant', 'unet'], op);
-    if (options.device !== undefined && options.device !== 'cpu') {
-      throw new Error(`${op}: device '${String(options.device)}' is not supported yet (CPU only)`);
-    }
-    if (options.dtype !== undefined && options.dtype !== 'float32') {
-      throw new Error(`${op}: dtype '${String(options.dtype)}' is not supported yet (compute is float32)`);
-    }
+    const device = options.device === undefined ? 'cpu' : (checkDevice(options.device, op) as Device);
+    computeDtype(options, op);
     if (options.threads !== undefined) setNumThreads(integer(options.threads, op, 'threads', 1));
     if (!isDir(dir)) throw new Error(`${op}: ${dir} is not a folder (expected a diffusers pipeline folder)`);
     if (options.unet !== undefined && (typeof options.unet !== 'string' || !isDir(options.unet))) {
@@ -184,11 +184,11 @@ export class Editor {
     const tokenizer = await Promise.resolve().then(() => CLIPTokenizer.fromPretrained(path.join(dir, 'tokenizer'))).catch(tag('tokenizer'));
     const loaded: { dispose(): void }[] = [];
     try {
-      const textEncoder = await CLIPTextModel.fromPretrained(path.join(dir, 'text_encoder'), { variant }).catch(tag('text_encoder'));
+      const textEncoder = await CLIPTextModel.fromPretrained(path.join(dir, 'text_encoder'), { variant, device }).catch(tag('text_encoder'));
       loaded.push(textEncoder);
-      const vae = pixelSpace ? null : await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant }).catch(tag('vae'));
+      const vae = pixelSpace ? null : await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant, device }).catch(tag('vae'));
       if (vae) loaded.push(vae);
-      const unet = await UNet2DConditionModel.fromPretrained(options.unet ?? path.join(dir, 'unet'), { variant: options.unet ? undefined : variant })
+      const unet = await UNet2DConditionModel.fromPretrained(options.unet ?? path.join(dir, 'unet'), { variant: options.unet ? undefined : variant, device, dtype: options.dtype })
         .catch(tag('unet'));
       loaded.push(unet);
       checkUNetChannels(unet, latentChannels(vae), op);
@@ -307,7 +307,10 @@ export class Editor {
         : rep(cond, n);
 
       // Image: m = VAE mean of 2x − 1, unscaled (pixel space: 2x − 1 itself); [m × n, m × n, 0 × n].
-      const x = own(ops.scale(img.pixels, 2, -1));
+      // Everything follows the UNet's device: the decoded image moves there once.
+      const device = this.unet.device;
+      const pixels = img.pixels.device === device ? img.pixels : own(img.pixels.to(device));
+      const x = own(ops.scale(pixels, 2, -1));
       let mean = x;
       if (vae) {
         const dist = await vae.encode(x, { signal, tiling: o.tiling });
@@ -315,11 +318,12 @@ export class Editor {
         mean = dist.mean;
       }
       const m = rep(mean, n);
-      const imageLatents = guidance ? own(ops.concat([m, m, own(zeros(m.shape as number[]))], 0)) : m;
+      const imageLatents = guidance ? own(ops.concat([m, m, own(zeros(m.shape as number[], { device }))], 0)) : m;
 
       // Initial latents.
       scheduler.setTimesteps(steps);
-      const init = o.latents ?? own(randn([n, C, h, w], { seed }));
+      const init = o.latents ? (o.latents.device === device ? o.latents : own(o.latents.to(device)))
+        : own(randn([n, C, h, w], { seed, device }));
       const latents0 = own(ops.scale(init, scheduler.initNoiseSigma, 0));
       progress('denoise', 0);
       const latents = own(await denoise({

@@ -150,7 +150,7 @@ describe.skipIf(!haveFixture)('UNet2DConditionModel parity with diffusers (unet_
     await expect(UNet2DConditionModel.fromPretrained(path.join(fixture, 'unet.safetensors'), { config: { ...config, in_chanels: 3 } }))
       .rejects.toThrow(/unknown config key "in_chanels"/);
     await expect(UNet2DConditionModel.fromPretrained(path.join(fixture, 'unet.safetensors'), { config, dtype: 'float16' as 'float32' }))
-      .rejects.toThrow(/dtype 'float16' is not supported/);
+      .rejects.toThrow(/dtype 'float16' computes on CUDA only/);
   });
 
   it('widens a 4-channel UNet to 8 input channels', async () => {
@@ -209,6 +209,8 @@ describe('UNet2DConditionModel API', () => {
 
   it('device option: a clear error for an absent or unknown device, the same numbers on cuda', async () => {
     await expect(UNet2DConditionModel.fromConfig(tiny, { device: 'gpu' as 'cuda' })).rejects.toThrow(/unknown device 'gpu'/);
+    await expect(UNet2DConditionModel.fromConfig(tiny, { dtype: 'float16' })).rejects.toThrow(/computes on CUDA only/);
+    await expect(UNet2DConditionModel.fromConfig(tiny, { dtype: 'int8' as 'float16', device: 'cuda' })).rejects.toThrow(/dtype must be 'float32', 'float16' or 'bfloat16'/);
     if (!backends().cuda) {
       await expect(UNet2DConditionModel.fromConfig(tiny, { device: 'cuda' })).rejects.toThrow(/cuda.*not available/);
       return;
@@ -220,6 +222,14 @@ describe('UNet2DConditionModel API', () => {
     const y1 = (await gpu.forward(x.to('cuda'), 10, e.to('cuda'))).toArraySync() as Float32Array;
     expect(relErr(y1, y0)).toBeLessThan(1e-5);
     await expect(gpu.forward(x, 10, e.to('cuda'))).rejects.toThrow(/sample is on cpu but the model is on cuda:0/);
+    // Half compute: float32 in and out, within half-precision rounding of the float32 model.
+    for (const [dtype, tol] of [['float16', 1e-2], ['bfloat16', 3e-2]] as const) {
+      const half = await UNet2DConditionModel.fromConfig(tiny, { seed: 3, device: 'cuda', dtype });
+      const yh = await half.forward(x.to('cuda'), 10, e.to('cuda'));
+      expect(yh.dtype).toBe('float32');
+      expect(relErr(yh.toArraySync() as Float32Array, y0), dtype).toBeLessThan(tol);
+      half.dispose();
+    }
   });
 
   it('accumulates gradients when asked', async () => {

@@ -14,8 +14,12 @@ import { checkLoadOptions, readConfig, resolvePretrained, withSignal } from './c
 export type UNetConfig = Readonly<Record<string, unknown>>;
 
 export interface UNetFromPretrainedOptions {
-  /** Compute dtype. Only 'float32' for now: float16/bfloat16 weights are converted on load. */
-  dtype?: 'float32';
+  /**
+   * Compute dtype (default 'float32'). 'float16'/'bfloat16' run on CUDA only: the parameters stay
+   * float32 (the master copy the optimizer updates) and the passes compute with a cast copy; inputs
+   * and outputs stay float32. Weights of any float dtype are converted on load.
+   */
+  dtype?: ComputeDType;
   /** Device: 'cpu' (default) or 'cuda[:N]' (needs a build with CUDA and a GPU; see backends()). */
   device?: Device;
   /** The config, when `path` is a weights file with no config.json beside it (overrides the file's). */
@@ -29,7 +33,23 @@ export interface UNetFromPretrainedOptions {
   inChannels?: number;
 }
 
+export type ComputeDType = 'float32' | 'float16' | 'bfloat16';
+
+/** Validates a UNet dtype option with its device: half compute needs a CUDA device. */
+export function computeDtype(options: { dtype?: unknown; device?: unknown }, op: string): ComputeDType {
+  const d = options.dtype ?? 'float32';
+  if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
+    throw new TypeError(`${op}: dtype must be 'float32', 'float16' or 'bfloat16', got '${String(d)}'`);
+  }
+  if (d !== 'float32' && !String(options.device ?? 'cpu').startsWith('cuda')) {
+    throw new Error(`${op}: dtype '${d}' computes on CUDA only (pass device: 'cuda'); the CPU computes in float32`);
+  }
+  return d;
+}
+
 export interface UNetFromConfigOptions {
+  /** Compute dtype (see UNetFromPretrainedOptions.dtype). */
+  dtype?: ComputeDType;
   /** Seed of the random initialisation (weights N(0, 1/fan_in), norm scales 1 + 0.1·N, biases 0.05·N). */
   seed?: number;
   /** Device: 'cpu' (default) or 'cuda[:N]'. */
@@ -85,7 +105,11 @@ export class UNet2DConditionModel {
   #m: NativeUNet | null;
   #info: { names: string[]; shapes: number[][]; offsets: number[] };
 
-  private constructor(m: NativeUNet) {
+  /** Where the parameters live and the passes run. */
+  readonly device: Device;
+
+  private constructor(m: NativeUNet, device: Device = 'cpu') {
+    this.device = device === 'cuda' ? 'cuda:0' : device;
     this.#m = m;
     this.config = Object.freeze(JSON.parse(m.config()) as Record<string, unknown>);
     this.#info = m.paramInfo();
@@ -105,24 +129,26 @@ export class UNet2DConditionModel {
     const op = 'UNet2DConditionModel.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant', 'inChannels'], op);
-    checkLoadOptions(op, options, true);
+    const dtype = computeDtype(options, op);
+    checkLoadOptions(op, { ...options, dtype: undefined }, true);
     const inChannels = options.inChannels === undefined ? 0 : integer(options.inChannels, op, 'inChannels', 1);
     const files = resolvePretrained(op, p, 'unet', 'diffusion_pytorch_model', options.variant);
     const { text: configText, source } = readConfig(op, files, options.config);
     const weights = files.weights;
-    const m = (await native.unetLoad(configText, source, weights, inChannels, 0, options.device ?? 'cpu')) as NativeUNet;
-    return new UNet2DConditionModel(m);
+    const m = (await native.unetLoad(configText, source, weights, inChannels, 0, options.device ?? 'cpu', dtype)) as NativeUNet;
+    return new UNet2DConditionModel(m, options.device);
   }
 
   /** A randomly initialised model of `config` (tests, benchmarks, training from scratch). */
   static async fromConfig(config: Record<string, unknown>, options: UNetFromConfigOptions = {}): Promise<UNet2DConditionModel> {
     const op = 'UNet2DConditionModel.fromConfig';
     if (typeof config !== 'object' || config === null) throw new TypeError(`${op}: config must be an object`);
-    checkOptions(options, ['seed', 'device'], op);
+    checkOptions(options, ['seed', 'device', 'dtype'], op);
     if (options.device !== undefined) checkDevice(options.device, op);
+    const dtype = computeDtype(options, op);
     const seed = options.seed === undefined ? 0 : integer(options.seed, op, 'seed', 0);
-    const m = (await native.unetLoad(JSON.stringify(config), 'config', null, 0, seed, options.device ?? 'cpu')) as NativeUNet;
-    return new UNet2DConditionModel(m);
+    const m = (await native.unetLoad(JSON.stringify(config), 'config', null, 0, seed, options.device ?? 'cpu', dtype)) as NativeUNet;
+    return new UNet2DConditionModel(m, options.device);
   }
 
   #native(what: string): NativeUNet {

@@ -141,7 +141,7 @@ export async function loadCheckpoint(dirOrRoot: string, trainer: Trainer): Promi
   }
   const unet = trainer.unet;
   const load = async (sub: string, into: Map<string, Tensor>) => {
-    const w = await loadSafetensors(path.join(dir, sub, 'diffusion_pytorch_model.safetensors'));
+    const w = await loadSafetensors(path.join(dir, sub, 'diffusion_pytorch_model.safetensors'), { device: unet.device });
     try {
       for (const [name, view] of into) {
         const t = w[name];
@@ -157,7 +157,7 @@ export async function loadCheckpoint(dirOrRoot: string, trainer: Trainer): Promi
   await load('unet', unet.parameters());
   const ema = trainer.emaParameters();
   if (ema) await load('unet_ema', unet.viewsOf(ema));
-  const opt = await loadSafetensors(path.join(dir, 'optimizer.safetensors'));
+  const opt = await loadSafetensors(path.join(dir, 'optimizer.safetensors'), { device: unet.device });
   try {
     trainer.restore(state, { m: opt.m, v: opt.v });
   } finally {

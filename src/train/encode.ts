@@ -136,7 +136,7 @@ export class BatchEncoder {
     tgt.logvar.dispose();
     let z = tgt.mean;
     if (!this.options.targetMode) {
-      const eps = randn(tgt.mean.shape as number[], { seed: this.options.seed, offset: index * 2 * tgt.mean.size });
+      const eps = randn(tgt.mean.shape as number[], { seed: this.options.seed, offset: index * 2 * tgt.mean.size, device: tgt.mean.device });
       const noise = ops.binary('mul', tgt.std, eps);
       z = ops.binary('add', tgt.mean, noise);
       for (const t of [eps, noise, tgt.mean]) t.dispose();

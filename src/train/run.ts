@@ -12,7 +12,8 @@ import { UNet2DConditionModel } from '../models/unet';
 import { createScheduler, SchedulerConfig } from '../schedulers';
 import { setNumThreads } from '../runtime';
 import { CLIPTokenizer } from '../text/clip_tokenizer';
-import { checkOptions, finiteNumber, integer } from '../validate';
+import { checkDevice, checkOptions, finiteNumber, integer } from '../validate';
+import type { Device } from '../types';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createDataLoader, DataLoaderState } from './data';
 import { BatchEncoder, disposeTrainBatch } from './encode';
@@ -56,6 +57,8 @@ export interface TrainConfig {
   flipProbability?: number;
   prefetch?: number;
   threads?: number;
+  /** Where the models and the training step run: 'cpu' (default) or 'cuda[:N]'. */
+  device?: Device;
   /** Continue from output/latest when it exists (default true). */
   resume?: boolean;
 }
@@ -64,7 +67,7 @@ const KEYS = ['model', 'data', 'output', 'steps', 'batchSize', 'resolution', 'se
   'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'gradientCheckpointing', 'triplet',
   'cacheEncodings', 'crop',
   'checkpointEvery', 'keepCheckpoints', 'sampleEvery', 'samples', 'sampleSteps', 'onBadRecord', 'flipProbability', 'prefetch',
-  'threads', 'resume'];
+  'threads', 'resume', 'device'];
 
 export interface TrainProgress {
   step: number;
@@ -123,6 +126,7 @@ export function readTrainConfig(input: string | TrainConfig): TrainConfig {
     if (cfg[k] !== undefined) integer(cfg[k], op, k, k === 'threads' || k === 'sampleSteps' ? 1 : 0);
   }
   if (cfg.flipProbability !== undefined) finiteNumber(cfg.flipProbability, op, 'flipProbability');
+  if (cfg.device !== undefined) checkDevice(cfg.device, op);
   return cfg;
 }
 
@@ -141,15 +145,16 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
   } catch (e) {
     throw new Error(`train: cannot read ${schedulerFile}: ${(e as Error).message}`);
   }
+  const device = cfg.device ?? 'cpu';
   const tokenizer = await CLIPTokenizer.fromPretrained(cfg.model);
-  const textEncoder = await CLIPTextModel.fromPretrained(cfg.model);
+  const textEncoder = await CLIPTextModel.fromPretrained(cfg.model, { device });
   // A pixel-space pipeline has no vae/ (model_index.json: "vae": [null, null]).
-  const vae = existsSync(path.join(cfg.model, 'vae')) ? await AutoencoderKL.fromPretrained(cfg.model) : null;
-  const unet = await UNet2DConditionModel.fromPretrained(cfg.model);
+  const vae = existsSync(path.join(cfg.model, 'vae')) ? await AutoencoderKL.fromPretrained(cfg.model, { device }) : null;
+  const unet = await UNet2DConditionModel.fromPretrained(cfg.model, { device });
   const seed = cfg.seed ?? 0;
   const loader = await createDataLoader(cfg.data, {
     batchSize: cfg.batchSize ?? 1, resolution: cfg.resolution ?? 256, seed, epochs: Infinity,
-    flipProbability: cfg.flipProbability, prefetch: cfg.prefetch, onBadRecord: cfg.onBadRecord ?? 'error', crop: cfg.crop,
+    flipProbability: cfg.flipProbability, prefetch: cfg.prefetch, onBadRecord: cfg.onBadRecord ?? 'error', crop: cfg.crop, device,
   });
   const trainer = new Trainer(unet, {
     noiseScheduler: createScheduler(schedulerConfig, { className: 'ddpm' }),

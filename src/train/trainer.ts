@@ -182,8 +182,9 @@ export class Trainer {
     this.unet = unet;
     this.noiseScheduler = options.noiseScheduler;
     const n = unet.flatParameters().shape[0];
-    this.#m = zeros([n]);
-    this.#v = zeros([n]);
+    // Optimizer state lives with the parameters (the UNet's device).
+    this.#m = zeros([n], { device: unet.device });
+    this.#v = zeros([n], { device: unet.device });
     this.#ema = emaDecay === undefined ? null : unet.flatParameters().clone();
   }
 
@@ -274,18 +275,19 @@ export class Trainer {
         textKeep.push(r < 2 * p ? 0 : 1);
         imageKeep.push(r >= p && r < 3 * p ? 0 : 1);
       }
-      const noise = own(randn(b.latents.shape as number[], { seed, offset: micro * 2 * b.latents.size + 2 }));
+      const device = this.unet.device;
+      const noise = own(randn(b.latents.shape as number[], { seed, offset: micro * 2 * b.latents.size + 2, device }));
       const noisy = own(this.noiseScheduler.addNoise(b.latents, noise, ts));
       const predType = String(this.noiseScheduler.config.prediction_type ?? 'epsilon');
       // The UNet's target per the schedule's prediction type: ε, v = √ᾱ·ε − √(1−ᾱ)·x0, or x0 itself.
       const target = predType === 'v_prediction' ? own(this.noiseScheduler.getVelocity(b.latents, noise, ts))
         : predType === 'sample' ? b.latents : noise;
 
-      const imgMask = own(tensor(Float32Array.from(imageKeep), [B, 1, 1, 1]));
+      const imgMask = own(tensor(Float32Array.from(imageKeep), [B, 1, 1, 1], { device }));
       const img = own(ops.binary('mul', b.imageLatents, imgMask));
       const unetIn1 = own(ops.concat([noisy, img], 1));
-      const keep = own(tensor(Float32Array.from(textKeep), [B, 1, 1]));
-      const drop = own(tensor(Float32Array.from(textKeep.map((k) => 1 - k)), [B, 1, 1]));
+      const keep = own(tensor(Float32Array.from(textKeep), [B, 1, 1], { device }));
+      const drop = own(tensor(Float32Array.from(textKeep.map((k) => 1 - k)), [B, 1, 1], { device }));
       // text = keep·text + drop·null (an exact select: one of the two factors is 0)
       const withDrop = (e: Tensor) => own(ops.binary('add', own(ops.binary('mul', e, keep)), own(ops.binary('mul', b.nullTextEmbeds, drop))));
       const posText = withDrop(b.textEmbeds);

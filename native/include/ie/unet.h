@@ -79,11 +79,14 @@ struct Stats {
 
 class Model : public std::enable_shared_from_this<Model> {
  public:
-  // A model with uninitialised parameters (load or fill them before use).
-  static std::shared_ptr<Model> create(const Config& config, Device device = {});
+  // A model with uninitialised parameters (load or fill them before use). `compute`: the dtype the
+  // passes compute in; float16/bfloat16 (CUDA only) keep the float32 parameters and gradients as
+  // the master copy and compute with a cast copy (inputs and outputs stay float32).
+  static std::shared_ptr<Model> create(const Config& config, Device device = {}, DType compute = DType::F32);
   ~Model();
 
   const Config& config() const;
+  DType compute_dtype() const;
   const std::vector<ParamInfo>& params() const;
   int64_t num_params() const;  // elements (without alignment padding)
   Tensor flat_params() const;  // [total], with padding between parameters

@@ -1,5 +1,6 @@
 // UNet2DConditionModel: the graph (SPEC §2.2-2.6), forward and backward, over the layers in layers.h.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -43,9 +44,16 @@ struct UpBlock {
 struct Model::Impl {
   Config cfg;
   Device device;
-  nn::ParamStore store;  // parameters: layout, flat buffer, views
+  DType compute = DType::F32;  // float16/bfloat16: a compute copy of the parameters (CUDA only)
+  nn::ParamStore store;  // parameters (float32 master copy): layout, flat buffer, views
   Tensor grads;          // same layout (allocated by the first backward)
   std::vector<Tensor> gviews;
+  // With a half compute dtype: the parameters cast to it (refreshed when they may have changed:
+  // every training pass, and after anyone was handed a writable view), and the gradients of one
+  // backward in it (cast and added to `grads` after the pass).
+  Tensor cflat, cgrads;
+  std::vector<Tensor> cviews, cgviews;
+  mutable std::atomic<bool> cdirty{true};
 
   Linear time_1, time_2;
   Conv2d conv_in, conv_out;
@@ -66,6 +74,8 @@ struct Model::Impl {
   Stats stats;
 
   void build();
+  // The parameter views a pass computes with (a stream task calls this, in stream order).
+  const std::vector<Tensor>& compute_values(bool train);
   Tensor run_forward(const Tensor& sample, const Tensor& t, const Tensor& ehs, const Ctx& c);
   InputGrads run_backward(const Tensor& dout, const Ctx& c);
   int64_t saved_bytes() const;
@@ -140,12 +150,23 @@ void Model::Impl::build() {
   store.allocate(device);
 }
 
+const std::vector<Tensor>& Model::Impl::compute_values(bool train) {
+  if (compute == DType::F32) return store.views;
+  if (train || cdirty.exchange(false) || !cflat.defined()) {
+    cflat = ops::cast(store.flat, compute);
+    cviews.clear();
+    for (const ParamInfo& p : store.table.infos) cviews.push_back(cflat.view(p.offset, p.shape));
+  }
+  return cviews;
+}
+
 Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const Ctx& c) {
   const int64_t B = sample.size(0);
   // Timestep embedding (float32 even for fractional t), its MLP, and the SiLU every resnet applies to it.
   Tensor t = timesteps.numel() == B ? timesteps : ops::binary(Binary::Add, ops::zeros({B}, DType::F32, device),
                                                                 timesteps.reshape({1}));
   Tensor temb = ops::timestep_embedding(t, cfg.block_out_channels[0], cfg.flip_sin_to_cos, cfg.freq_shift, 10000.0);
+  if (temb.dtype() != compute) temb = ops::cast(temb, compute);
   Tensor h1 = time_1.forward(c, temb);
   Tensor a1 = ops::activation(ops::Act::SiLU, h1);
   Tensor emb = time_2.forward(c, a1);
@@ -296,25 +317,36 @@ void Model::Impl::clear_saved() {
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-std::shared_ptr<Model> Model::create(const Config& config, Device device) {
+std::shared_ptr<Model> Model::create(const Config& config, Device device, DType compute) {
+  IE_CHECK(compute == DType::F32 || compute == DType::F16 || compute == DType::BF16,
+           "UNet: compute dtype must be float32, float16 or bfloat16, got ", dtype_name(compute));
+  IE_CHECK(compute == DType::F32 || device.type == DeviceType::CUDA, "UNet: ", dtype_name(compute),
+           " compute runs on CUDA only (the CPU computes in float32)");
   auto impl = std::make_unique<Impl>();
   impl->cfg = config;
   impl->device = device;
+  impl->compute = compute;
   impl->build();
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 
+DType Model::compute_dtype() const { return impl_->compute; }
 const Config& Model::config() const { return impl_->cfg; }
 const std::vector<ParamInfo>& Model::params() const { return impl_->store.table.infos; }
 int64_t Model::num_params() const {
   return impl_->store.num_params();
 }
-Tensor Model::flat_params() const { return impl_->store.flat; }
+// Whoever gets a writable view may change the parameters: the compute copy is refreshed.
+Tensor Model::flat_params() const {
+  impl_->cdirty = true;
+  return impl_->store.flat;
+}
 Tensor Model::flat_grads() const { return impl_->grads; }
 
 Tensor Model::param(const std::string& name) const {
   int i = impl_->store.find(name);
   IE_CHECK(i >= 0, "UNet: no parameter named \"", name, "\"");
+  impl_->cdirty = true;
   return impl_->store.views[size_t(i)];
 }
 Tensor Model::grad(const std::string& name) const {
@@ -327,7 +359,10 @@ Tensor Model::grad(const std::string& name) const {
 bool Model::has_saved() const { return impl_->saved_pending; }
 Stats Model::stats() const { return impl_->stats; }
 
-void Model::init_random(uint64_t seed) { nn::init_random(impl_->store, seed, impl_->device); }
+void Model::init_random(uint64_t seed) {
+  impl_->cdirty = true;
+  nn::init_random(impl_->store, seed, impl_->device);
+}
 
 void Model::load(const safetensors::Reader& reader, const LoadOptions& options) {
   Impl& m = *impl_;
@@ -367,7 +402,9 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
   const char* op = "UNet.forward";
   auto check = [&](const Tensor& t, const char* arg) {
     IE_CHECK(t.defined(), op, ": ", arg, " is not a tensor (undefined or disposed)");
-    IE_CHECK(t.dtype() == DType::F32, op, ": ", arg, " must be float32, got ", t.desc());
+    IE_CHECK(t.dtype() == DType::F32 || (t.dtype() == m.compute && std::string(arg) != "timesteps"), op, ": ", arg,
+             " must be float32", m.compute == DType::F32 ? "" : std::string(" or ") + dtype_name(m.compute), ", got ",
+             t.desc());
     IE_CHECK(t.device() == m.device, op, ": ", arg, " is on ", t.device().str(), " but the model is on ",
              m.device.str());
   };
@@ -397,15 +434,18 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
   stream_for(m.device).enqueue([self, mp, sample, t1, ehs, o, result] {
     Ctx ctx;
     ctx.model = "UNet";
-    ctx.values = &mp->store.views;
     ctx.save = o.train;
     ctx.checkpoint = o.checkpoint;
     ctx.cancel = o.cancel.get();
     memory_reset_peak(mp->device);
     int64_t base = memory_in_use(mp->device);
     try {
-      Tensor out = mp->run_forward(sample, t1, ehs, ctx);
-      ops::assign(result, out, false);
+      ctx.values = &mp->compute_values(o.train);
+      const DType D = mp->compute;
+      Tensor x = sample.dtype() == D ? sample : ops::cast(sample, D);
+      Tensor e = ehs.dtype() == D ? ehs : ops::cast(ehs, D);
+      Tensor out = mp->run_forward(x, t1, e, ctx);
+      ops::assign(result, out.dtype() == DType::F32 ? out : ops::cast(out, DType::F32), false);
     } catch (...) {
       mp->clear_saved();  // a failed pass leaves nothing half-saved
       throw;
@@ -422,8 +462,8 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
   IE_CHECK(m.saved_pending, op, ": nothing to differentiate: call forward with train: true first (each training "
                                 "forward allows one backward)");
   IE_CHECK(dout.defined(), op, ": gradOut is not a tensor (undefined or disposed)");
-  IE_CHECK(dout.dtype() == DType::F32 && dout.device() == m.device, op, ": gradOut must be float32 on ",
-           m.device.str(), ", got ", dout.desc());
+  IE_CHECK((dout.dtype() == DType::F32 || dout.dtype() == m.compute) && dout.device() == m.device, op,
+           ": gradOut must be float32 on ", m.device.str(), ", got ", dout.desc());
   Shape want{m.sample_shape[0], m.cfg.out_channels, m.sample_shape[2], m.sample_shape[3]};
   IE_CHECK(dout.shape() == want, op, ": gradOut must have the output's shape ", shape_str(want), ", got ",
            dout.desc());
@@ -439,19 +479,33 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
   Impl* mp = &m;
   stream_for(m.device).enqueue([self, mp, dout, g, accumulate, fresh] {
     if (fresh) memory_zero(mp->grads.raw(), mp->grads.nbytes(), mp->device);  // padding too, and accumulate starts at 0
+    const DType D = mp->compute;
     Ctx ctx;
     ctx.model = "UNet";
-    ctx.values = &mp->store.views;
-    ctx.grads = &mp->gviews;
-    ctx.accumulate = accumulate;
+    ctx.values = D == DType::F32 ? &mp->store.views : &mp->cviews;  // what the forward used
+    if (D == DType::F32) {
+      ctx.grads = &mp->gviews;
+      ctx.accumulate = accumulate;
+    } else {
+      // This backward's gradients in the compute dtype, fresh (padding zero), added to `grads` after.
+      if (!mp->cgrads.defined()) {
+        mp->cgrads = Tensor::empty({mp->store.table.total}, D, mp->device);
+        for (const ParamInfo& p : mp->store.table.infos) mp->cgviews.push_back(mp->cgrads.view(p.offset, p.shape));
+      }
+      memory_zero(mp->cgrads.raw(), mp->cgrads.nbytes(), mp->device);
+      ctx.grads = &mp->cgviews;
+      ctx.accumulate = false;
+    }
     memory_reset_peak(mp->device);
     int64_t base = memory_in_use(mp->device);
     IE_CHECK(mp->s.sample.defined(), "UNet.backward: the training forward did not complete (it failed or was "
                                      "cancelled), so there is nothing to differentiate");
     try {
-      InputGrads r = mp->run_backward(dout, ctx);
-      ops::assign(g.sample, r.sample, false);
-      ops::assign(g.encoder_hidden_states, r.encoder_hidden_states, false);
+      InputGrads r = mp->run_backward(dout.dtype() == D ? dout : ops::cast(dout, D), ctx);
+      auto f32 = [](const Tensor& t) { return t.dtype() == DType::F32 ? t : ops::cast(t, DType::F32); };
+      ops::assign(g.sample, f32(r.sample), false);
+      ops::assign(g.encoder_hidden_states, f32(r.encoder_hidden_states), false);
+      if (D != DType::F32) ops::assign(mp->grads, ops::cast(mp->cgrads, DType::F32), accumulate);
     } catch (...) {
       mp->clear_saved();
       throw;
