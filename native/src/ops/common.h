@@ -51,8 +51,7 @@ inline bool is_cuda(const Tensor& t) { return t.device().type == DeviceType::CUD
 inline void require_float(const Tensor& t, const char* op, const char* arg) {
   require_defined(t, op, arg);
   if (t.device().is_cpu()) {
-    IE_CHECK(t.dtype() == DType::F32, op, ": ", arg, " must be float32 on the CPU, got ", t.desc(),
-             " (convert with .to('float32'); float16/bfloat16 compute runs on CUDA)");
+    require_f32(t, op, arg);  // the same message as float32-only ops
   } else {
     IE_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16, op, ": ", arg,
              " must be float32, float16 or bfloat16, got ", t.desc());
