@@ -1,10 +1,14 @@
 // conv2d forward/backward on the GPU: im2col / col2im kernels around cuda::gemm (see conv2d.h).
+#include <atomic>
+
 #include "cuda/common.cuh"
 #include "cuda/conv2d.h"
 #include "cuda/gemm.h"
 
 namespace ie::cuda {
 namespace {
+
+std::atomic<int64_t> g_budget{kConvScratchBudget};
 
 bool pointwise(const Conv2dShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
@@ -18,7 +22,7 @@ struct Plan {
 };
 Plan make_plan(const Conv2dShape& s, int64_t bytes_per_col) {
   const int64_t PQ = s.P * s.Q;
-  int64_t cols = bytes_per_col > 0 ? kConvScratchBudget / bytes_per_col : PQ * s.N;
+  int64_t cols = bytes_per_col > 0 ? g_budget.load() / bytes_per_col : PQ * s.N;
   if (cols < s.Q) cols = s.Q;  // at least one output row
   Plan p{1, s.P, s.Q};
   if (PQ <= cols) {
@@ -132,6 +136,8 @@ int grid_cap(int64_t blocks, int device) {
 }
 
 }  // namespace
+
+void conv2d_set_scratch_budget(int64_t bytes) { g_budget.store(bytes > 0 ? bytes : kConvScratchBudget); }
 
 ConvScratch conv2d_scratch(DType dt, const Conv2dShape& s, ConvPass pass) {
   ConvScratch r;

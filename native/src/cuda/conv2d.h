@@ -23,6 +23,10 @@ using Conv2dShape = cpu::Conv2dShape;
 
 constexpr int64_t kConvScratchBudget = int64_t(256) << 20;  // bytes
 
+// Tests only: a smaller budget forces the chunked and banded paths on small shapes (0 restores
+// the default). Change it only while no conv2d is queued or running.
+void conv2d_set_scratch_budget(int64_t bytes);
+
 enum class ConvPass { Forward, BackwardInput, BackwardWeight };
 // Scratch bytes a pass needs: the column buffer (dt elements; float32 for BackwardInput) and, for
 // BackwardWeight over several images at once, a buffer dy is gathered into. 0 = none needed.
