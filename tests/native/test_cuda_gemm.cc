@@ -482,7 +482,12 @@ IE_TEST(cuda_gemm, conv2d_chunks_and_bands) {
     // 8 KiB: bands of a few output rows of one image.
     ie::cuda::conv2d_set_scratch_budget(8 << 10);
     run_conv_case(make(2, 4, 15, 13, 6, 3, 3, 1, 1, 1, 1), dt, seed += 10, " (budget 8 KiB: row bands)");
-    run_conv_case(make(2, 3, 17, 11, 5, 3, 3, 2, 2, 1, 1), dt, seed += 10, " (budget 8 KiB: row bands, stride 2)");
+    // 2 KiB: bands of 3 (float32) or 6 (float16) output rows at stride 2.
+    ie::cuda::conv2d_set_scratch_budget(2 << 10);
+    run_conv_case(make(2, 3, 17, 11, 5, 3, 3, 2, 2, 1, 1), dt, seed += 10, " (budget 2 KiB: row bands, stride 2)");
+    // 600 B: one-row bands of a 5x5 kernel at strides 3, 2 (bands' input rows overlap).
+    ie::cuda::conv2d_set_scratch_budget(600);
+    run_conv_case(make(2, 3, 9, 9, 2, 5, 5, 3, 2, 2, 1), dt, seed += 10, " (budget 600 B: bands, 5x5 stride 3,2)");
     // 1 byte: one output row per band.
     ie::cuda::conv2d_set_scratch_budget(1);
     run_conv_case(make(1, 2, 9, 7, 3, 3, 2, 1, 1, 1, 0), dt, seed += 10, " (budget 1 B: one row per band)");
