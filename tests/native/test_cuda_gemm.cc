@@ -384,7 +384,12 @@ IE_TEST(cuda_gemm, gemm_direct) {
     }
   cases.push_back({false, false, 9, 11, 0, 1.f, 0.f});                 // K == 0: C = 0
   cases.push_back({false, true, 9, 11, 0, 1.f, 0.5f, 0, 1, 0, GemmBias::PerColumn});  // K == 0: 0.5 C + bias
-  cases.push_back({false, false, 300, 520, 70, 1.f, 0.f});             // several 128-tiles each way (float32 128×128 path)
+  // Enough 128×128 tiles (>= the SM count, 132 on H100/H200) for the float32 128×128 kernel; the
+  // smaller cases above take its 64×64 variant.
+  cases.push_back({false, false, 300, 520, 33, 1.f, 0.f, 0, 10});      // 15 tiles × 10 matrices
+  cases.push_back({true, true, 1100, 2000, 9, 1.f, 1.f, 1});           // 144 tiles, transposed, padded
+  cases.push_back({true, false, 1100, 2000, 9, 1.f, 0.f, 0, 1, 0, GemmBias::PerRow});
+  cases.push_back({false, true, 1100, 2000, 9, 1.f, 0.f, 0, 1, 0, GemmBias::PerColumn});
   uint64_t seed = 1000;
   for (DType dt : kDtypes)
     for (const GemmCase& c : cases) run_gemm_case(c, dt, seed += 10);
