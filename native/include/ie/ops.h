@@ -40,6 +40,10 @@ struct GradInto {
 };
 
 // ---- linear algebra ----
+// Dtypes of matmul, linear and conv2d (forward and backward): float32 on the CPU; float32, float16
+// or bfloat16 on CUDA, where every tensor of one op has the same dtype (a, b, x, weight, bias, dy,
+// the outputs, and GradInto's dw/db destinations) and products accumulate in float32
+// (float16/bfloat16 on tensor cores). Float32 CUDA GEMMs are exact float32 (no TF32).
 // a[..., M, K] · b[..., K, N] (transA/transB transpose the last two dims); batch dims must match or
 // one side may be 2-D (shared).
 Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
@@ -52,6 +56,7 @@ LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, 
                             const GradInto* into = nullptr);
 
 // ---- convolution ----
+// NCHW; dtypes as for linear above (one dtype per op on CUDA).
 struct Conv2dParams { int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0; };
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p);
 struct Conv2dGrads { Tensor dx, dw, db; };

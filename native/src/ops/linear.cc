@@ -1,12 +1,43 @@
 // matmul and linear.
 #include "cpu/gemm.h"
 #include "cpu/linear.h"
+#include "cuda/gemm.h"
 #include "ops/common.h"
 
 namespace ie::ops {
 using namespace detail;
 
 namespace {
+// float32 on the CPU (with the CPU's message), float32/float16/bfloat16 on CUDA.
+void require_float_input(const Tensor& t, const char* op, const char* arg) {
+  if (t.defined() && t.device().is_cpu()) require_f32(t, op, arg);
+  else require_float(t, op, arg);
+}
+
+// A parameter-gradient destination: on the CPU as param_grad (float32); on CUDA of the inputs'
+// dtype (every tensor of a GPU op has one dtype).
+Tensor grad_dest(const GradInto* into, bool bias, const Shape& shape, const Tensor& like, const char* op) {
+  if (!is_cuda(like)) return param_grad(into, bias, shape, like.device(), op);
+  if (!into) return Tensor::empty(shape, like.dtype(), like.device());
+  const Tensor& t = bias ? into->db : into->dw;
+  const char* arg = bias ? "bias gradient destination" : "weight gradient destination";
+  require_defined(t, op, arg);
+  IE_CHECK(t.dtype() == like.dtype(), op, ": ", arg, " must be ", dtype_name(like.dtype()),
+           " like the inputs, got ", t.desc());
+  require_shape(t, shape, op, arg);
+  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
+  IE_CHECK(t.device() == like.device(), op, ": ", arg, " is on ", t.device().str(), ", expected ",
+           like.device().str());
+  return t;
+}
+
+inline const void* at(const Tensor& t, int64_t elems) {
+  return static_cast<const char*>(t.raw()) + elems * int64_t(dtype_size(t.dtype()));
+}
+inline void* at_mut(const Tensor& t, int64_t elems) {
+  return static_cast<char*>(t.raw()) + elems * int64_t(dtype_size(t.dtype()));
+}
+
 struct MatmulDims {
   int64_t batch, M, N, K;
   bool a_batched, b_batched;
@@ -14,10 +45,10 @@ struct MatmulDims {
 };
 
 MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool ta, bool tb, const char* op) {
-  require_f32(a, op, "a");
-  require_f32(b, op, "b");
+  require_float_input(a, op, "a");
+  require_float_input(b, op, "b");
   require_same_device(a, b, op, "b");
-  require_cpu(a, op);
+  require_same_dtype(a, b, op, "b");
   IE_CHECK(a.ndim() >= 2 && a.ndim() <= 3, op, ": a must be 2-D [M, K] or 3-D [batch, M, K], got ", a.desc());
   IE_CHECK(b.ndim() >= 2 && b.ndim() <= 3, op, ": b must be 2-D [K, N] or 3-D [batch, K, N], got ", b.desc());
   MatmulDims d;
@@ -40,7 +71,14 @@ MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool ta, bool tb, const
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   MatmulDims d = matmul_dims(a, b, ta, tb, "matmul");
-  Tensor y = Tensor::empty(d.out, DType::F32, a.device());
+  Tensor y = Tensor::empty(d.out, a.dtype(), a.device());
+  if (is_cuda(a)) {
+    IE_IF_CUDA(launch(a.device(), [=] {
+      cuda::gemm(a.dtype(), ta, tb, d.M, d.N, d.K, 1.f, a.raw(), a.size(-1), d.a_batched ? d.M * d.K : 0, b.raw(),
+                 b.size(-1), d.b_batched ? d.K * d.N : 0, 0.f, y.raw(), d.N, d.M * d.N, d.batch, a.device().index);
+    }));
+    return y;
+  }
   launch(a.device(), [=] {
     int64_t lda = a.size(-1), ldb = b.size(-1);
     cpu::sgemm_batched(ta, tb, d.M, d.N, d.K, 1.f, a.data<float>(), lda, d.a_batched ? d.M * d.K : 0,
@@ -52,10 +90,49 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 
 MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, bool ta, bool tb) {
   MatmulDims d = matmul_dims(a, b, ta, tb, "matmulBackward");
-  require_f32(dy, "matmulBackward", "dy");
+  require_float_input(dy, "matmulBackward", "dy");
+  require_same_device(a, dy, "matmulBackward", "dy");
+  require_same_dtype(a, dy, "matmulBackward", "dy");
   require_shape(dy, d.out, "matmulBackward", "dy");
-  Tensor da = Tensor::empty(a.shape(), DType::F32, a.device());
-  Tensor db = Tensor::empty(b.shape(), DType::F32, a.device());
+  Tensor da = Tensor::empty(a.shape(), a.dtype(), a.device());
+  Tensor db = Tensor::empty(b.shape(), a.dtype(), a.device());
+  if (is_cuda(a)) {
+    IE_IF_CUDA(launch(a.device(), [=] {
+      const DType dt = a.dtype();
+      const int dev = a.device().index;
+      const int64_t lda = a.size(-1), ldb = b.size(-1);
+      const int64_t sa = a.size(-2) * lda, sb = b.size(-2) * ldb, sg = d.M * d.N;
+      // As the CPU branch below: dop(A) = G·op(B)ᵀ, dop(B) = op(A)ᵀ·G. A batched operand's gradient
+      // is one batched GEMM; a shared (2-D) operand's sums over the batch: one GEMM per item with
+      // beta = 1 after the first.
+      // dA_i (+)= ..., items [i0, i0 + n) (n > 1 only when a is batched).
+      auto grad_a = [&](int64_t i0, int64_t n, float beta) {
+        const void* Bi = at(b, d.b_batched ? i0 * sb : 0);
+        const void* Gi = at(dy, i0 * sg);
+        void* dA = at_mut(da, d.a_batched ? i0 * sa : 0);
+        const int64_t sB = d.b_batched ? sb : 0;
+        if (!ta) cuda::gemm(dt, false, !tb, d.M, d.K, d.N, 1.f, Gi, d.N, sg, Bi, ldb, sB, beta, dA, lda, sa, n, dev);
+        else cuda::gemm(dt, tb, true, d.K, d.M, d.N, 1.f, Bi, ldb, sB, Gi, d.N, sg, beta, dA, lda, sa, n, dev);
+      };
+      auto grad_b = [&](int64_t i0, int64_t n, float beta) {
+        const void* Ai = at(a, d.a_batched ? i0 * sa : 0);
+        const void* Gi = at(dy, i0 * sg);
+        void* dB = at_mut(db, d.b_batched ? i0 * sb : 0);
+        const int64_t sA = d.a_batched ? sa : 0;
+        if (!tb) cuda::gemm(dt, !ta, false, d.K, d.N, d.M, 1.f, Ai, lda, sA, Gi, d.N, sg, beta, dB, ldb, sb, n, dev);
+        else cuda::gemm(dt, true, ta, d.N, d.K, d.M, 1.f, Gi, d.N, sg, Ai, lda, sA, beta, dB, ldb, sb, n, dev);
+      };
+      if (d.a_batched) grad_a(0, d.batch, 0.f);
+      else if (d.batch <= 0) cuda::zero(dt, da.raw(), da.numel(), dev);
+      else
+        for (int64_t i = 0; i < d.batch; ++i) grad_a(i, 1, i > 0 ? 1.f : 0.f);
+      if (d.b_batched) grad_b(0, d.batch, 0.f);
+      else if (d.batch <= 0) cuda::zero(dt, db.raw(), db.numel(), dev);
+      else
+        for (int64_t i = 0; i < d.batch; ++i) grad_b(i, 1, i > 0 ? 1.f : 0.f);
+    }));
+    return {da, db};
+  }
   launch(a.device(), [=] {
     const float* A = a.data<float>();
     const float* B = b.data<float>();
@@ -83,17 +160,18 @@ MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, 
 
 namespace {
 int64_t linear_rows(const Tensor& x, const Tensor& w, const Tensor* bias, const char* op) {
-  require_f32(x, op, "x");
-  require_f32(w, op, "weight");
+  require_float_input(x, op, "x");
+  require_float_input(w, op, "weight");
   require_same_device(x, w, op, "weight");
-  require_cpu(x, op);
+  require_same_dtype(x, w, op, "weight");
   require_rank(w, 2, op, "weight", "[out_features, in_features]");
   IE_CHECK(x.ndim() >= 1, op, ": x must have at least 1 dimension [..., in_features], got ", x.desc());
   IE_CHECK(x.size(-1) == w.size(1), op, ": x has ", x.size(-1), " features in its last dimension but weight ",
            shape_str(w.shape()), " expects ", w.size(1));
   if (bias) {
-    require_f32(*bias, op, "bias");
+    require_float_input(*bias, op, "bias");
     require_same_device(x, *bias, op, "bias");
+    require_same_dtype(x, *bias, op, "bias");
     require_shape(*bias, {w.size(0)}, op, "bias");
   }
   return x.numel() / x.size(-1);
@@ -104,9 +182,20 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
   int64_t M = linear_rows(x, w, bias, "linear");
   Shape out = x.shape();
   out.back() = w.size(0);
-  Tensor y = Tensor::empty(out, DType::F32, x.device());
+  Tensor y = Tensor::empty(out, x.dtype(), x.device());
   Tensor b = bias ? *bias : Tensor();
   int64_t K = w.size(1), N = w.size(0);
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      // y[M, N] = x[M, K] · w[N, K]ᵀ + b[N] (bias in the GEMM's epilogue).
+      cuda::GemmEpilogue epi;
+      epi.bias = b.defined() ? b.raw() : nullptr;
+      epi.bias_mode = b.defined() ? cuda::GemmBias::PerColumn : cuda::GemmBias::None;
+      cuda::gemm(x.dtype(), false, true, M, N, K, 1.f, x.raw(), K, 0, w.raw(), K, 0, 0.f, y.raw(), N, 0, 1,
+                 x.device().index, epi);
+    }));
+    return y;
+  }
   launch(x.device(), [=] {
     cpu::linear_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(),
                         M, K, N);
@@ -117,17 +206,31 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
 LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias,
                             const GradInto* into) {
   int64_t M = linear_rows(x, w, nullptr, "linearBackward");
-  require_f32(dy, "linearBackward", "dy");
+  require_float_input(dy, "linearBackward", "dy");
+  require_same_device(x, dy, "linearBackward", "dy");
+  require_same_dtype(x, dy, "linearBackward", "dy");
   Shape out = x.shape();
   out.back() = w.size(0);
   require_shape(dy, out, "linearBackward", "dy");
   LinearGrads g;
-  g.dx = Tensor::empty(x.shape(), DType::F32, x.device());
-  g.dw = param_grad(into, false, w.shape(), x.device(), "linearBackward");
-  if (has_bias) g.db = param_grad(into, true, {w.size(0)}, x.device(), "linearBackward");
+  g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  g.dw = grad_dest(into, false, w.shape(), x, "linearBackward");
+  if (has_bias) g.db = grad_dest(into, true, {w.size(0)}, x, "linearBackward");
   int64_t K = w.size(1), N = w.size(0);
   bool acc = into && into->accumulate;
   LinearGrads r = g;
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      const DType dt = x.dtype();
+      const int dev = x.device().index;
+      // dx[M, K] = dy[M, N] · w[N, K]; dw[N, K] (+)= dyᵀ · x; db[N] (+)= column sums of dy.
+      cuda::gemm(dt, false, false, M, K, N, 1.f, dy.raw(), N, 0, w.raw(), K, 0, 0.f, r.dx.raw(), K, 0, 1, dev);
+      cuda::gemm(dt, true, false, N, K, M, 1.f, dy.raw(), N, 0, x.raw(), K, 0, acc ? 1.f : 0.f, r.dw.raw(), K, 0, 1,
+                 dev);
+      if (r.db.defined()) cuda::column_sums(dt, dy.raw(), M, N, r.db.raw(), acc, dev);
+    }));
+    return g;
+  }
   launch(x.device(), [=] {
     cpu::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), r.dx.data<float>(), r.dw.data<float>(),
                          r.db.defined() ? r.db.data<float>() : nullptr, M, K, N, acc);
