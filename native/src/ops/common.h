@@ -94,4 +94,21 @@ inline Tensor param_grad(const GradInto* into, bool bias, const Shape& shape, De
   return t;
 }
 
+// A parameter-gradient destination for an op whose inputs are like `like`: on the CPU as
+// param_grad (float32); on CUDA of the inputs' dtype (every tensor of a GPU op has one dtype, so a
+// float16 model's gradient buffer is float16).
+inline Tensor param_grad_like(const GradInto* into, bool bias, const Shape& shape, const Tensor& like, const char* op) {
+  if (like.device().is_cpu()) return param_grad(into, bias, shape, like.device(), op);
+  if (!into) return Tensor::empty(shape, like.dtype(), like.device());
+  const Tensor& t = bias ? into->db : into->dw;
+  const char* arg = bias ? "bias gradient destination" : "weight gradient destination";
+  require_defined(t, op, arg);
+  IE_CHECK(t.dtype() == like.dtype(), op, ": ", arg, " must be ", dtype_name(like.dtype()), " like the inputs, got ",
+           t.desc());
+  require_shape(t, shape, op, arg);
+  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
+  IE_CHECK(t.device() == like.device(), op, ": ", arg, " is on ", t.device().str(), ", expected ", like.device().str());
+  return t;
+}
+
 }  // namespace ie::ops::detail

@@ -7,28 +7,6 @@ namespace ie::ops {
 using namespace detail;
 
 namespace {
-// float32 on the CPU (with the CPU's message), float32/float16/bfloat16 on CUDA.
-void require_float_input(const Tensor& t, const char* op, const char* arg) {
-  if (t.defined() && t.device().is_cpu()) require_f32(t, op, arg);
-  else require_float(t, op, arg);
-}
-
-// A parameter-gradient destination: on the CPU as param_grad (float32); on CUDA of the inputs'
-// dtype (every tensor of a GPU op has one dtype).
-Tensor grad_dest(const GradInto* into, bool bias, const Shape& shape, const Tensor& like, const char* op) {
-  if (!is_cuda(like)) return param_grad(into, bias, shape, like.device(), op);
-  if (!into) return Tensor::empty(shape, like.dtype(), like.device());
-  const Tensor& t = bias ? into->db : into->dw;
-  const char* arg = bias ? "bias gradient destination" : "weight gradient destination";
-  require_defined(t, op, arg);
-  IE_CHECK(t.dtype() == like.dtype(), op, ": ", arg, " must be ", dtype_name(like.dtype()),
-           " like the inputs, got ", t.desc());
-  require_shape(t, shape, op, arg);
-  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
-  IE_CHECK(t.device() == like.device(), op, ": ", arg, " is on ", t.device().str(), ", expected ",
-           like.device().str());
-  return t;
-}
 
 // A scratch buffer of at least `bytes` on the device (undefined when 0).
 Tensor scratch(int64_t bytes, Device device) {
@@ -39,8 +17,8 @@ inline void* ptr(const Tensor& t) { return t.defined() ? t.raw() : nullptr; }
 
 cpu::Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p,
                             const char* op) {
-  require_float_input(x, op, "x");
-  require_float_input(w, op, "weight");
+  require_float(x, op, "x");
+  require_float(w, op, "weight");
   require_same_device(x, w, op, "weight");
   require_same_dtype(x, w, op, "weight");
   require_rank(x, 4, op, "x", "[batch, channels, height, width]");
@@ -50,7 +28,7 @@ cpu::Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Tensor* bias
   IE_CHECK(x.size(1) == w.size(1), op, ": x has ", x.size(1), " channels but weight ", shape_str(w.shape()),
            " expects ", w.size(1), " input channels");
   if (bias) {
-    require_float_input(*bias, op, "bias");
+    require_float(*bias, op, "bias");
     require_same_device(x, *bias, op, "bias");
     require_same_dtype(x, *bias, op, "bias");
     require_shape(*bias, {w.size(0)}, op, "bias");
@@ -87,14 +65,14 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2d
 Conv2dGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, bool has_bias,
                             const Conv2dParams& p, const GradInto* into) {
   cpu::Conv2dShape s = conv_shape(x, w, nullptr, p, "conv2dBackward");
-  require_float_input(dy, "conv2dBackward", "dy");
+  require_float(dy, "conv2dBackward", "dy");
   require_same_device(x, dy, "conv2dBackward", "dy");
   require_same_dtype(x, dy, "conv2dBackward", "dy");
   require_shape(dy, {s.N, s.K, s.P, s.Q}, "conv2dBackward", "dy");
   Conv2dGrads g;
   g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-  g.dw = grad_dest(into, false, w.shape(), x, "conv2dBackward");
-  if (has_bias) g.db = grad_dest(into, true, {s.K}, x, "conv2dBackward");
+  g.dw = param_grad_like(into, false, w.shape(), x, "conv2dBackward");
+  if (has_bias) g.db = param_grad_like(into, true, {s.K}, x, "conv2dBackward");
   bool acc = into && into->accumulate;
   Conv2dGrads r = g;
   if (is_cuda(x)) {

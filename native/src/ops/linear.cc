@@ -8,28 +8,6 @@ namespace ie::ops {
 using namespace detail;
 
 namespace {
-// float32 on the CPU (with the CPU's message), float32/float16/bfloat16 on CUDA.
-void require_float_input(const Tensor& t, const char* op, const char* arg) {
-  if (t.defined() && t.device().is_cpu()) require_f32(t, op, arg);
-  else require_float(t, op, arg);
-}
-
-// A parameter-gradient destination: on the CPU as param_grad (float32); on CUDA of the inputs'
-// dtype (every tensor of a GPU op has one dtype).
-Tensor grad_dest(const GradInto* into, bool bias, const Shape& shape, const Tensor& like, const char* op) {
-  if (!is_cuda(like)) return param_grad(into, bias, shape, like.device(), op);
-  if (!into) return Tensor::empty(shape, like.dtype(), like.device());
-  const Tensor& t = bias ? into->db : into->dw;
-  const char* arg = bias ? "bias gradient destination" : "weight gradient destination";
-  require_defined(t, op, arg);
-  IE_CHECK(t.dtype() == like.dtype(), op, ": ", arg, " must be ", dtype_name(like.dtype()),
-           " like the inputs, got ", t.desc());
-  require_shape(t, shape, op, arg);
-  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
-  IE_CHECK(t.device() == like.device(), op, ": ", arg, " is on ", t.device().str(), ", expected ",
-           like.device().str());
-  return t;
-}
 
 inline const void* at(const Tensor& t, int64_t elems) {
   return static_cast<const char*>(t.raw()) + elems * int64_t(dtype_size(t.dtype()));
@@ -45,8 +23,8 @@ struct MatmulDims {
 };
 
 MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool ta, bool tb, const char* op) {
-  require_float_input(a, op, "a");
-  require_float_input(b, op, "b");
+  require_float(a, op, "a");
+  require_float(b, op, "b");
   require_same_device(a, b, op, "b");
   require_same_dtype(a, b, op, "b");
   IE_CHECK(a.ndim() >= 2 && a.ndim() <= 3, op, ": a must be 2-D [M, K] or 3-D [batch, M, K], got ", a.desc());
@@ -90,7 +68,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 
 MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, bool ta, bool tb) {
   MatmulDims d = matmul_dims(a, b, ta, tb, "matmulBackward");
-  require_float_input(dy, "matmulBackward", "dy");
+  require_float(dy, "matmulBackward", "dy");
   require_same_device(a, dy, "matmulBackward", "dy");
   require_same_dtype(a, dy, "matmulBackward", "dy");
   require_shape(dy, d.out, "matmulBackward", "dy");
@@ -160,8 +138,8 @@ MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, 
 
 namespace {
 int64_t linear_rows(const Tensor& x, const Tensor& w, const Tensor* bias, const char* op) {
-  require_float_input(x, op, "x");
-  require_float_input(w, op, "weight");
+  require_float(x, op, "x");
+  require_float(w, op, "weight");
   require_same_device(x, w, op, "weight");
   require_same_dtype(x, w, op, "weight");
   require_rank(w, 2, op, "weight", "[out_features, in_features]");
@@ -169,7 +147,7 @@ int64_t linear_rows(const Tensor& x, const Tensor& w, const Tensor* bias, const 
   IE_CHECK(x.size(-1) == w.size(1), op, ": x has ", x.size(-1), " features in its last dimension but weight ",
            shape_str(w.shape()), " expects ", w.size(1));
   if (bias) {
-    require_float_input(*bias, op, "bias");
+    require_float(*bias, op, "bias");
     require_same_device(x, *bias, op, "bias");
     require_same_dtype(x, *bias, op, "bias");
     require_shape(*bias, {w.size(0)}, op, "bias");
@@ -206,7 +184,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
 LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, bool has_bias,
                             const GradInto* into) {
   int64_t M = linear_rows(x, w, nullptr, "linearBackward");
-  require_float_input(dy, "linearBackward", "dy");
+  require_float(dy, "linearBackward", "dy");
   require_same_device(x, dy, "linearBackward", "dy");
   require_same_dtype(x, dy, "linearBackward", "dy");
   Shape out = x.shape();
@@ -214,8 +192,8 @@ LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, 
   require_shape(dy, out, "linearBackward", "dy");
   LinearGrads g;
   g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-  g.dw = grad_dest(into, false, w.shape(), x, "linearBackward");
-  if (has_bias) g.db = grad_dest(into, true, {w.size(0)}, x, "linearBackward");
+  g.dw = param_grad_like(into, false, w.shape(), x, "linearBackward");
+  if (has_bias) g.db = param_grad_like(into, true, {w.size(0)}, x, "linearBackward");
   int64_t K = w.size(1), N = w.size(0);
   bool acc = into && into->accumulate;
   LinearGrads r = g;
