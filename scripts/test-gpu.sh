@@ -43,6 +43,9 @@ do_test() { [ "$MODE" = all ] || [ "$MODE" = test ]; }
 do_bench() { [ "$MODE" = all ] || [ "$MODE" = bench ]; }
 
 # ---- environment ---------------------------------------------------------------------------------
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=$PATH:/usr/local/cuda/bin; fi
+HAVE_GPU=0
+command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU' && HAVE_GPU=1
 note "environment"
 {
   echo "mode: $MODE  root: $ROOT  build: $BUILD  archs: $ARCHS  jobs: $JOBS  budget: ${BUDGET}s"
@@ -69,7 +72,9 @@ if [ -f .gpu/node.xz ] && ! command -v node >/dev/null; then
 fi
 if [ ! -e node_modules ] && [ -f .gpu/node_modules.tar.xz ]; then
   mkdir -p /tmp/ie-node
+  rm -rf /tmp/ie-node/node_modules
   if command -v xz >/dev/null; then tar -xJf .gpu/node_modules.tar.xz -C /tmp/ie-node; else python3 -m tarfile -e .gpu/node_modules.tar.xz /tmp/ie-node; fi
+  [ -L node_modules ] && rm -f node_modules  # a dangling link from an earlier machine
   ln -s /tmp/ie-node/node_modules node_modules
 fi
 [ -d .gpu/shared/parity ] && export IE_SHARED_DIR=$ROOT/.gpu/shared
@@ -104,7 +109,14 @@ if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -qx "CMAKE_GENERATOR:INTERNAL=$GENER
 fi
 if { cmake "${CFG[@]}" && cmake --build "$BUILD" --parallel "$JOBS"; } >"$OUT/build.log" 2>&1; then
   BUILD_OK=1
-  status build "cmake build (archs $ARCHS)" ok "" "" "" $((SECONDS - t0)) "$(grep -o 'CUDA backend [A-Z]*' "$OUT/build.log" | head -1)"
+  if grep -q 'CUDA backend ON' "$OUT/build.log"; then  # CMakeLists prints it at every configure
+    status build "cmake build (archs $ARCHS)" ok "" "" "" $((SECONDS - t0)) "CUDA backend ON"
+  elif [ $HAVE_GPU = 1 ]; then
+    ANY_FAIL=1  # a GPU run without the CUDA backend tests nothing
+    status build "cmake build (archs $ARCHS)" "NO CUDA" "" "" "" $((SECONDS - t0)) "nvcc not found: CUDA backend OFF"
+  else
+    status build "cmake build (archs $ARCHS)" ok "" "" "" $((SECONDS - t0)) "CUDA backend OFF (no nvcc)"
+  fi
 else
   ANY_FAIL=1
   status build "cmake build (archs $ARCHS)" FAILED "" "" "" $((SECONDS - t0)) "see build.log"
