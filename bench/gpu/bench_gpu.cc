@@ -1,7 +1,7 @@
 // GPU benchmark of instructedit's CUDA ops and models: the same rows as bench/gpu/torch_peer.py
 // (keep the two lists in sync), timed with CUDA events on the library's stream. Not a test.
 //
-//   ie_bench_gpu [--only kernels,unet,train] [--iters N]
+//   ie_bench_gpu [--only kernels,unet,train,edit] [--iters N]
 //
 // Prints one JSON object per line, like torch_peer.py:
 //   {"name", "impl": "instructedit", "dtype", "ms", "tflops"?, "gbps"?, "flop"?, "bytes"?}
@@ -32,7 +32,9 @@
 #include "ie/ops.h"
 #include "ie/stream.h"
 #include "ie/tensor.h"
+#include "ie/scheduler.h"
 #include "ie/unet.h"
+#include "ie/vae.h"
 
 namespace ie::cuda {
 cudaStream_t stream(int device);  // native/src/cuda/runtime.cu (declared in common.cuh, a CUDA header)
@@ -227,32 +229,28 @@ void bench_kernels() {
 }
 
 // ---- model-level rows ----
-// TODO(cuda model port): ie::unet::Model::create refuses CUDA devices today ("UNet: device cuda:0 is not
-// supported yet (CPU only)"), so these rows print "not available". Once native/src/models/unet runs on
-// CUDA they time themselves: forward at batch 3, 64x64 (one pix2pix step), and a training step at
-// batch 16 (8 pairs x 2 for the triplet), 32x32. The model holds float32 parameters today; when it
-// gains fp16/bf16 compute, create it with that dtype here and drop the "float32" note.
-// The 20-step 512x512 edit row (edit_512_20steps_f16) belongs here too, through the Editor's native
-// pipeline, once the VAE and the scheduler loop run on CUDA.
-void bench_unet() {
+// One pix2pix step (UNet forward at batch 3, 64x64 latents, float16 compute), a training step
+// (forward + triplet loss + backward + grad-norm + AdamW at batch 16 = 8 pairs x 2, 32x32 latents,
+// bfloat16 compute, float32 master weights) and a whole 20-step 512x512 edit (VAE encode, 20 x
+// [UNet at batch 3 + guidance + Euler-ancestral step], VAE decode; UNet float16, VAE float32; the
+// text encoder is left out as in torch_peer.py). Random weights: speed does not depend on them.
+void bench_unet_forward() {
   const char* name = "unet_fwd_b3_64_f16";
-  std::shared_ptr<ie::unet::Model> model;
-  try {
-    model = ie::unet::Model::create(ie::unet::Config::sd15(8), kGpu);
-    model->init_random(1);
-  } catch (const std::exception& e) {
-    status_row(name, "not available", e.what());
-    status_row("train_step_b8x2_32_bf16", "not available", e.what());
-    status_row("edit_512_20steps_f16", "not available", "the CUDA pipeline (UNet, VAE, scheduler loop) is not ported yet");
-    return;
-  }
   row(name, [&] {
+    auto model = ie::unet::Model::create(ie::unet::Config::sd15(8), kGpu, DType::F16);
+    model->init_random(1);
     Tensor x = rnd({3, 8, 64, 64}, DType::F32), t = ie::ops::full({3}, 500.0, DType::F32, kGpu),
            ehs = rnd({3, 77, 768}, DType::F32);
     double ms = time_ms([&] { model->forward(x, t, ehs); }, 10, 2);
-    timed_row(name, DType::F32, ms, 0, 0, "model computes float32 (fp16 model path pending)");
+    timed_row(name, DType::F16, ms, 2.4e12, 0, "flop: the issue's 2.4 TFLOP per pix2pix step");
   });
-  row("train_step_b8x2_32_bf16", [&] {
+}
+
+void bench_train_step() {
+  const char* name = "train_step_b8x2_32_bf16";
+  row(name, [&] {
+    auto model = ie::unet::Model::create(ie::unet::Config::sd15(8), kGpu, DType::BF16);
+    model->init_random(1);
     const int64_t B = 8;
     Tensor x = rnd({2 * B, 8, 32, 32}, DType::F32), t = ie::ops::full({2 * B}, 500.0, DType::F32, kGpu),
            ehs = rnd({2 * B, 77, 768}, DType::F32), target = rnd({B, 4, 32, 32}, DType::F32);
@@ -273,15 +271,42 @@ void bench_unet() {
           ie::ops::adamw_step(flat, model->flat_grads(), m, v, o);
         },
         5, 2);
-    timed_row("train_step_b8x2_32_bf16", DType::F32, ms, 0, 0, "model computes float32 (bf16 model path pending)");
+    timed_row(name, DType::BF16, ms, 0, 0, "bf16 compute, float32 master weights and AdamW");
   });
-  status_row("edit_512_20steps_f16", "not available", "the CUDA pipeline (VAE, scheduler loop) is not wired into this bench yet");
+}
+
+void bench_edit() {
+  const char* name = "edit_512_20steps_f16";
+  row(name, [&] {
+    auto unet = ie::unet::Model::create(ie::unet::Config::sd15(8), kGpu, DType::F16);
+    unet->init_random(1);
+    auto vae = ie::vae::Model::create(ie::vae::Config::sd(), kGpu);
+    vae->init_random(2);
+    ie::sched::Scheduler sched(ie::sched::Config::defaults("euler-ancestral"), 3);
+    Tensor image = rnd({1, 3, 512, 512}, DType::F32, 0.5f), ehs = rnd({3, 77, 768}, DType::F32);
+    double ms = time_ms(
+        [&] {
+          ie::vae::Moments mo = vae->encode(image);
+          Tensor m = mo.mean;
+          Tensor img_lat = ie::ops::concat({m, m, ie::ops::zeros(m.shape(), DType::F32, kGpu)}, 0);
+          sched.set_timesteps(20);
+          Tensor lat = ie::ops::randn(m.shape(), 4, 0, 0.f, sched.init_noise_sigma(), DType::F32, kGpu);
+          for (float t : std::vector<float>(sched.timesteps())) {
+            Tensor in = ie::ops::concat({sched.scale_model_input(ie::ops::concat({lat, lat, lat}, 0), t), img_lat}, 1);
+            Tensor eps = unet->forward(in, ie::ops::full({3}, double(t), DType::F32, kGpu), ehs);
+            lat = sched.step(ie::ops::pix2pix_guidance(eps, 7.5, 1.5), t, lat).prev_sample;
+          }
+          vae->decode(ie::ops::affine(lat, 1.0 / 0.18215, 0.0));
+        },
+        3, 1);
+    timed_row(name, DType::F16, ms, 0, 0, "UNet float16, VAE float32, no text encoder");
+  });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::set<std::string> only = {"kernels", "unet", "train"};
+  std::set<std::string> only = {"kernels", "unet", "train", "edit"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--only" && i + 1 < argc) {
@@ -291,7 +316,7 @@ int main(int argc, char** argv) {
     } else if (a == "--iters" && i + 1 < argc) {
       g_iters = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: ie_bench_gpu [--only kernels,unet,train] [--iters N]\n");
+      std::fprintf(stderr, "usage: ie_bench_gpu [--only kernels,unet,train,edit] [--iters N]\n");
       return 2;
     }
   }
@@ -305,6 +330,8 @@ int main(int argc, char** argv) {
               json_escape(ie::cuda::device_name(0)).c_str(), ie::cuda::device_capability(0), ie::cuda::built_archs());
   std::fflush(stdout);
   if (only.count("kernels")) bench_kernels();
-  if (only.count("unet") || only.count("train")) bench_unet();
+  if (only.count("unet")) bench_unet_forward();
+  if (only.count("train")) bench_train_step();
+  if (only.count("edit")) bench_edit();
   return 0;
 }
