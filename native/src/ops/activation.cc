@@ -1,10 +1,22 @@
 // Pointwise activations, GEGLU and softmax.
 #include "cpu/activation.h"
 #include "cpu/softmax.h"
+#include "cuda/activation.h"
+#include "cuda/softmax.h"
 #include "ops/common.h"
 
 namespace ie::ops {
 using namespace detail;
+
+// The CPU keeps float32 and its messages; on CUDA a float32/float16/bfloat16 tensor of x's dtype.
+static void require_float_like(const Tensor& x, const Tensor& t, const char* op, const char* arg) {
+  if (x.defined() && is_cuda(x)) {
+    require_float(t, op, arg);
+    if (&t != &x) require_same_dtype(x, t, op, arg);
+  } else {
+    require_f32(t, op, arg);
+  }
+}
 
 static const char* act_name(Act k) {
   switch (k) {
@@ -23,9 +35,15 @@ static void check_kind(int k, const char* op) {
 Tensor activation(Act kind, const Tensor& x) {
   check_kind(int(kind), "activation");
   const char* op = act_name(kind);
-  require_f32(x, op, "x");
-  require_cpu(x, op);
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  require_float_like(x, x, op, "x");
+  if (!is_cuda(x)) require_cpu(x, op);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      cuda::activation_forward(x.dtype(), int(kind), x.raw(), y.raw(), x.numel(), x.device().index);
+    }));
+    return y;
+  }
   launch(x.device(), [=] { cpu::activation_forward(cpu::Activation(int(kind)), x.data<float>(), y.data<float>(), x.numel()); });
   return y;
 }
@@ -33,11 +51,18 @@ Tensor activation(Act kind, const Tensor& x) {
 Tensor activation_backward(Act kind, const Tensor& x, const Tensor& dy) {
   check_kind(int(kind), "activationBackward");
   const char* op = act_name(kind);
-  require_f32(x, op, "x");
-  require_cpu(x, op);
-  require_f32(dy, op, "dy");
+  require_float_like(x, x, op, "x");
+  if (!is_cuda(x)) require_cpu(x, op);
+  require_float_like(x, dy, op, "dy");
+  require_same_device(x, dy, op, "dy");
   require_shape(dy, x.shape(), op, "dy");
-  Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      cuda::activation_backward(x.dtype(), int(kind), x.raw(), dy.raw(), dx.raw(), x.numel(), x.device().index);
+    }));
+    return dx;
+  }
   launch(x.device(), [=] {
     cpu::activation_backward(cpu::Activation(int(kind)), x.data<float>(), dy.data<float>(), dx.data<float>(), x.numel());
   });
@@ -45,8 +70,8 @@ Tensor activation_backward(Act kind, const Tensor& x, const Tensor& dy) {
 }
 
 static Shape geglu_out(const Tensor& x, const char* op) {
-  require_f32(x, op, "x");
-  require_cpu(x, op);
+  require_float_like(x, x, op, "x");
+  if (!is_cuda(x)) require_cpu(x, op);
   IE_CHECK(x.ndim() >= 1 && x.size(-1) % 2 == 0, op, ": the last dimension of x must be even (hidden ‖ gate), got ",
            x.desc());
   Shape s = x.shape();
@@ -56,40 +81,62 @@ static Shape geglu_out(const Tensor& x, const char* op) {
 
 Tensor geglu(const Tensor& x) {
   Shape s = geglu_out(x, "geglu");
-  Tensor y = Tensor::empty(s, DType::F32, x.device());
+  Tensor y = Tensor::empty(s, x.dtype(), x.device());
   int64_t D = s.back(), M = D > 0 ? y.numel() / D : 0;
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] { cuda::geglu_forward(x.dtype(), x.raw(), y.raw(), M, D, x.device().index); }));
+    return y;
+  }
   launch(x.device(), [=] { cpu::geglu_forward(x.data<float>(), y.data<float>(), M, D); });
   return y;
 }
 
 Tensor geglu_backward(const Tensor& x, const Tensor& dy) {
   Shape s = geglu_out(x, "gegluBackward");
-  require_f32(dy, "gegluBackward", "dy");
+  require_float_like(x, dy, "gegluBackward", "dy");
+  require_same_device(x, dy, "gegluBackward", "dy");
   require_shape(dy, s, "gegluBackward", "dy");
-  Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
   int64_t D = s.back(), M = D > 0 ? dy.numel() / D : 0;
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      cuda::geglu_backward(x.dtype(), x.raw(), dy.raw(), dx.raw(), M, D, x.device().index);
+    }));
+    return dx;
+  }
   launch(x.device(), [=] { cpu::geglu_backward(x.data<float>(), dy.data<float>(), dx.data<float>(), M, D); });
   return dx;
 }
 
 Tensor softmax(const Tensor& x) {
-  require_f32(x, "softmax", "x");
-  require_cpu(x, "softmax");
+  require_float_like(x, x, "softmax", "x");
+  if (!is_cuda(x)) require_cpu(x, "softmax");
   IE_CHECK(x.ndim() >= 1, "softmax: x must have at least 1 dimension, got ", x.desc());
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   int64_t N = x.size(-1), M = N > 0 ? x.numel() / N : 0;
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] { cuda::softmax_forward(x.dtype(), x.raw(), y.raw(), M, N, x.device().index); }));
+    return y;
+  }
   launch(x.device(), [=] { cpu::softmax_forward(x.data<float>(), y.data<float>(), M, N); });
   return y;
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
-  require_f32(y, "softmaxBackward", "y");
-  require_cpu(y, "softmaxBackward");
+  require_float_like(y, y, "softmaxBackward", "y");
+  if (!is_cuda(y)) require_cpu(y, "softmaxBackward");
   IE_CHECK(y.ndim() >= 1, "softmaxBackward: y must have at least 1 dimension, got ", y.desc());
-  require_f32(dy, "softmaxBackward", "dy");
+  require_float_like(y, dy, "softmaxBackward", "dy");
+  require_same_device(y, dy, "softmaxBackward", "dy");
   require_shape(dy, y.shape(), "softmaxBackward", "dy");
-  Tensor dx = Tensor::empty(y.shape(), DType::F32, y.device());
+  Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
   int64_t N = y.size(-1), M = N > 0 ? y.numel() / N : 0;
+  if (is_cuda(y)) {
+    IE_IF_CUDA(launch(y.device(), [=] {
+      cuda::softmax_backward(y.dtype(), y.raw(), dy.raw(), dx.raw(), M, N, y.device().index);
+    }));
+    return dx;
+  }
   launch(y.device(), [=] { cpu::softmax_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), M, N); });
   return dx;
 }

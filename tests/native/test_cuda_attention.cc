@@ -1,0 +1,293 @@
+// CUDA fused attention (flash-attention forward, FA2 backward) through ie::ops on cuda:0 against
+// the float64 reference of test_attention.cc (full score matrix). Skipped without a GPU.
+//
+// Tolerances (relative L2 error): float32 1e-5 for out, lse, dq, dk, dv (float32 accumulation over
+// at most a few hundred keys/queries, as the CPU kernel); float16 1e-2 and bfloat16 2e-2 against the
+// reference from the rounded q/k/v/dout: the kernels load them into float32 and compute in float32,
+// so what remains is the rounding of the outputs (and of `out`, which the backward reads back).
+// Each shape covers odd sizes that do not fill the 64-query/64-key forward tiles and the 32×32
+// backward tiles, and head dims inside and at the edge of every head-dim bucket.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "ie/half.h"
+#include "ie/ops.h"
+#include "ie/stream.h"
+#include "ie/tensor.h"
+
+namespace {
+
+using ie::DType;
+namespace ops = ie::ops;
+const ie::Device kGpu{ie::DeviceType::CUDA, 0};
+
+double tol(DType t) { return t == DType::F32 ? 1e-5 : t == DType::F16 ? 1e-2 : 2e-2; }
+
+float round_one(float v, DType t) {
+  if (t == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
+  if (t == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
+  return v;
+}
+std::vector<float> rounded(const std::vector<float>& v, DType t) {
+  std::vector<float> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = round_one(v[i], t);
+  return r;
+}
+ie::Tensor upload(const std::vector<float>& v, const ie::Shape& shape, DType t) {
+  if (t == DType::F32) return ops::from_host(v.data(), v.size() * 4, shape, t, kGpu);
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
+  return ops::from_host(h.data(), h.size() * 2, shape, t, kGpu);
+}
+std::vector<float> download(const ie::Tensor& t) {
+  std::vector<float> v(size_t(t.numel()));
+  if (t.dtype() == DType::F32) {
+    ops::copy_to_host(t, v.data());
+    return v;
+  }
+  std::vector<uint16_t> h(v.size());
+  ops::copy_to_host(t, h.data());
+  for (size_t i = 0; i < v.size(); ++i) v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
+  return v;
+}
+// NaN-filled blocks in the allocator's cache for the next allocations of these sizes (so an
+// output element the kernel does not write reads back as NaN).
+void poison_cache(std::initializer_list<size_t> sizes) {
+  std::vector<ie::Tensor> hold;
+  for (size_t bytes : sizes) {
+    size_t n = (bytes + 1) / 2;
+    std::vector<uint16_t> nan(n, 0xffff);
+    for (int k = 0; k < 3; ++k) hold.push_back(ops::from_host(nan.data(), n * 2, {int64_t(n)}, DType::F16, kGpu));
+  }
+  ie::stream_for(kGpu).sync();
+}
+
+struct Shape {
+  int64_t B, H, Lq, Lk, D;
+  float scale;
+  bool causal;
+};
+
+std::string describe(const Shape& s, DType dt, const char* what) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "cuda attention %s B=%lld H=%lld Lq=%lld Lk=%lld D=%lld scale=%g causal=%d %s", what,
+                (long long)s.B, (long long)s.H, (long long)s.Lq, (long long)s.Lk, (long long)s.D, double(s.scale),
+                int(s.causal), ie::dtype_name(dt));
+  return buf;
+}
+
+std::vector<double> ref_probs(const Shape& s, const double* q, const double* k, int64_t b, int64_t h,
+                              std::vector<double>* lse) {
+  const int64_t HD = s.H * s.D;
+  std::vector<double> P(size_t(s.Lq * s.Lk));
+  for (int64_t i = 0; i < s.Lq; ++i) {
+    const double* qi = q + (b * s.Lq + i) * HD + h * s.D;
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t j = 0; j < s.Lk; ++j) {
+      double sc = -std::numeric_limits<double>::infinity();
+      if (!(s.causal && j > i)) {
+        const double* kj = k + (b * s.Lk + j) * HD + h * s.D;
+        double dot = 0;
+        for (int64_t d = 0; d < s.D; ++d) dot += qi[d] * kj[d];
+        sc = dot * s.scale;
+      }
+      P[size_t(i * s.Lk + j)] = sc;
+      mx = std::max(mx, sc);
+    }
+    double sum = 0;
+    for (int64_t j = 0; j < s.Lk; ++j) sum += std::exp(P[size_t(i * s.Lk + j)] - mx);
+    for (int64_t j = 0; j < s.Lk; ++j) P[size_t(i * s.Lk + j)] = std::exp(P[size_t(i * s.Lk + j)] - mx) / sum;
+    if (lse) (*lse)[size_t((b * s.H + h) * s.Lq + i)] = mx + std::log(sum);
+  }
+  return P;
+}
+
+void ref_forward(const Shape& s, const double* q, const double* k, const double* v, std::vector<double>& out,
+                 std::vector<double>& lse) {
+  const int64_t HD = s.H * s.D;
+  out.assign(size_t(s.B * s.Lq * HD), 0.0);
+  lse.assign(size_t(s.B * s.H * s.Lq), 0.0);
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.H; ++h) {
+      std::vector<double> P = ref_probs(s, q, k, b, h, &lse);
+      for (int64_t i = 0; i < s.Lq; ++i) {
+        double* o = &out[size_t((b * s.Lq + i) * HD + h * s.D)];
+        for (int64_t j = 0; j < s.Lk; ++j) {
+          const double p = P[size_t(i * s.Lk + j)];
+          const double* vj = v + (b * s.Lk + j) * HD + h * s.D;
+          for (int64_t d = 0; d < s.D; ++d) o[d] += p * vj[d];
+        }
+      }
+    }
+}
+
+void ref_backward(const Shape& s, const double* q, const double* k, const double* v, const double* dout,
+                  std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv) {
+  const int64_t HD = s.H * s.D;
+  dq.assign(size_t(s.B * s.Lq * HD), 0.0);
+  dk.assign(size_t(s.B * s.Lk * HD), 0.0);
+  dv.assign(size_t(s.B * s.Lk * HD), 0.0);
+  std::vector<double> dp(size_t(s.Lk));
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t h = 0; h < s.H; ++h) {
+      std::vector<double> P = ref_probs(s, q, k, b, h, nullptr);
+      for (int64_t i = 0; i < s.Lq; ++i) {
+        const size_t qo = size_t((b * s.Lq + i) * HD + h * s.D);
+        double Di = 0;
+        for (int64_t j = 0; j < s.Lk; ++j) {
+          const size_t ko = size_t((b * s.Lk + j) * HD + h * s.D);
+          const double p = P[size_t(i * s.Lk + j)];
+          double t = 0;
+          for (int64_t d = 0; d < s.D; ++d) {
+            t += dout[qo + d] * v[ko + d];
+            dv[ko + d] += p * dout[qo + d];
+          }
+          dp[size_t(j)] = t;
+          Di += p * t;
+        }
+        for (int64_t j = 0; j < s.Lk; ++j) {
+          const size_t ko = size_t((b * s.Lk + j) * HD + h * s.D);
+          const double ds = P[size_t(i * s.Lk + j)] * (dp[size_t(j)] - Di) * s.scale;
+          for (int64_t d = 0; d < s.D; ++d) {
+            dq[qo + d] += ds * k[ko + d];
+            dk[ko + d] += ds * q[qo + d];
+          }
+        }
+      }
+    }
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Forward vs float64, backward vs float64 gradients, for each dtype in `dtypes`; the backward is
+// run twice and must give the same bits (no atomics).
+void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
+                std::initializer_list<DType> dtypes = {DType::F32, DType::F16, DType::BF16}) {
+  const int64_t HD = s.H * s.D;
+  const size_t nq = size_t(s.B * s.Lq * HD), nk = size_t(s.B * s.Lk * HD), nl = size_t(s.B * s.H * s.Lq);
+  std::vector<float> q0 = iet::randn(nq, seed, mag), k0 = iet::randn(nk, seed + 1, mag),
+                     v0 = iet::randn(nk, seed + 2), do0 = iet::randn(nq, seed + 3);
+  for (DType dt : dtypes) {
+    std::vector<float> q = rounded(q0, dt), k = rounded(k0, dt), v = rounded(v0, dt), dout = rounded(do0, dt);
+    std::vector<double> qd = iet::to_double(q), kd = iet::to_double(k), vd = iet::to_double(v),
+                        dod = iet::to_double(dout);
+    std::vector<double> out_ref, lse_ref, dq_ref, dk_ref, dv_ref;
+    ref_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
+    ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
+
+    ie::Tensor Q = upload(q, {s.B, s.Lq, HD}, dt), K = upload(k, {s.B, s.Lk, HD}, dt),
+               V = upload(v, {s.B, s.Lk, HD}, dt), DO = upload(dout, {s.B, s.Lq, HD}, dt);
+    const size_t es = ie::dtype_size(dt);
+    poison_cache({nq * es, nl * 4});
+    ops::AttentionOut o = ops::attention(Q, K, V, s.H, s.scale, s.causal);
+    IE_EXPECT(o.out.dtype() == dt && o.lse.dtype() == DType::F32 && o.lse.shape() == ie::Shape({s.B, s.H, s.Lq}),
+              describe(s, dt, "out takes q's dtype; lse is float32 [B, H, Lq]"));
+    IE_EXPECT_REL(iet::rel_error(download(o.out), out_ref), tol(dt), describe(s, dt, "out"));
+    IE_EXPECT_REL(iet::rel_error(download(o.lse), lse_ref), dt == DType::F32 ? 1e-5 : tol(dt), describe(s, dt, "lse"));
+
+    poison_cache({nq * es, nk * es, nl * 4});
+    ops::AttentionGrads g = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
+    std::vector<float> dq = download(g.dq), dk = download(g.dk), dv = download(g.dv);
+    // float16/bfloat16: `out` was rounded when stored, and D_i = Σ dO·O reads it back; that
+    // perturbs dq/dk by about the output's rounding, inside the stated tolerance.
+    IE_EXPECT_REL(iet::rel_error(dq, dq_ref), tol(dt), describe(s, dt, "dq"));
+    IE_EXPECT_REL(iet::rel_error(dk, dk_ref), tol(dt), describe(s, dt, "dk"));
+    IE_EXPECT_REL(iet::rel_error(dv, dv_ref), tol(dt), describe(s, dt, "dv"));
+
+    ops::AttentionGrads g2 = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
+    IE_EXPECT(same_bits(dq, download(g2.dq)) && same_bits(dk, download(g2.dk)) && same_bits(dv, download(g2.dv)),
+              describe(s, dt, "backward is deterministic (two calls, same bits)"));
+  }
+}
+
+float inv_sqrt(int64_t D) { return 1.f / std::sqrt(float(D)); }
+
+}  // namespace
+
+IE_TEST(cuda_attention, cross_attention_batched_multihead) {
+  if (!iet::cuda_device_or_skip()) return;
+  check_case({2, 3, 37, 77, 40, inv_sqrt(40), false}, 1000);  // text tokens as keys
+  check_case({1, 2, 77, 37, 64, inv_sqrt(64), false}, 1010);  // more queries than keys
+  check_case({2, 8, 130, 77, 40, inv_sqrt(40), false}, 1020);  // SD cross-attention-like, 3 query tiles
+}
+
+IE_TEST(cuda_attention, head_dims) {
+  if (!iet::cuda_device_or_skip()) return;
+  // every bucket (16, 32, 40, 64, 80, 128, 160, 256), at and between the edges
+  uint64_t seed = 2000;
+  for (int64_t D : {1, 8, 16, 17, 33, 40, 41, 64, 80, 100, 128, 160, 200, 256}) {
+    check_case({1, 2, 70, 70, D, inv_sqrt(D), false}, seed);
+    seed += 10;
+  }
+}
+
+IE_TEST(cuda_attention, tiny_and_single) {
+  if (!iet::cuda_device_or_skip()) return;
+  check_case({1, 1, 1, 1, 8, inv_sqrt(8), false}, 2500);   // one query, one key
+  check_case({3, 2, 1, 65, 32, inv_sqrt(32), false}, 2510);  // one query, keys past one tile
+  check_case({1, 1, 65, 1, 40, inv_sqrt(40), false}, 2520);  // one key
+  check_case({1, 1, 1, 1, 1, 1.f, true}, 2530);              // causal 1×1
+}
+
+IE_TEST(cuda_attention, causal) {
+  if (!iet::cuda_device_or_skip()) return;
+  check_case({2, 2, 77, 77, 64, inv_sqrt(64), true}, 3000);  // CLIP text encoder shape
+  check_case({1, 1, 150, 150, 8, inv_sqrt(8), true}, 3010);  // several query and key blocks
+  check_case({1, 3, 5, 5, 3, inv_sqrt(3), true}, 3020);
+  check_case({1, 2, 129, 129, 40, inv_sqrt(40), true}, 3030);  // 64/32-tile edges plus one
+}
+
+IE_TEST(cuda_attention, scale_and_large_scores) {
+  if (!iet::cuda_device_or_skip()) return;
+  check_case({1, 2, 33, 65, 40, 0.37f, false}, 4000);               // scale != 1/sqrt(D)
+  check_case({2, 1, 45, 70, 8, inv_sqrt(8), false}, 4010, 10.f);     // scores in the hundreds
+  check_case({1, 2, 40, 40, 16, 1.f, true}, 4020, 3.f);              // causal, big logits
+}
+
+IE_TEST(cuda_attention, long_sequence) {
+  if (!iet::cuda_device_or_skip()) return;
+  check_case({1, 1, 300, 260, 40, inv_sqrt(40), false}, 5000, 1.f, {DType::F32, DType::BF16});
+  check_case({1, 2, 1030, 1030, 80, inv_sqrt(80), false}, 5010, 1.f, {DType::F32});
+}
+
+IE_TEST(cuda_attention, matches_cpu_op) {
+  if (!iet::cuda_device_or_skip()) return;
+  // The CPU op on the same float32 data: same lse layout and semantics (tolerance as vs float64).
+  const Shape s{2, 3, 50, 70, 24, inv_sqrt(24), false};
+  const int64_t HD = s.H * s.D;
+  std::vector<float> q = iet::randn(size_t(s.B * s.Lq * HD), 6000), k = iet::randn(size_t(s.B * s.Lk * HD), 6001),
+                     v = iet::randn(size_t(s.B * s.Lk * HD), 6002);
+  auto cpu = [&](const std::vector<float>& d, const ie::Shape& sh) {
+    return ops::from_host(d.data(), d.size() * 4, sh, DType::F32, ie::Device{});
+  };
+  ops::AttentionOut c = ops::attention(cpu(q, {s.B, s.Lq, HD}), cpu(k, {s.B, s.Lk, HD}), cpu(v, {s.B, s.Lk, HD}), s.H,
+                                       0.0, false);
+  ops::AttentionOut g = ops::attention(upload(q, {s.B, s.Lq, HD}, DType::F32), upload(k, {s.B, s.Lk, HD}, DType::F32),
+                                       upload(v, {s.B, s.Lk, HD}, DType::F32), s.H, 0.0, false);
+  std::vector<float> co(size_t(c.out.numel())), cl(size_t(c.lse.numel()));
+  ops::copy_to_host(c.out, co.data());
+  ops::copy_to_host(c.lse, cl.data());
+  IE_EXPECT_REL(iet::rel_error(download(g.out), iet::to_double(co)), 1e-5, "cuda vs cpu attention out");
+  IE_EXPECT_REL(iet::rel_error(download(g.lse), iet::to_double(cl)), 1e-5, "cuda vs cpu attention lse");
+}
+
+IE_TEST(cuda_attention, validation) {
+  if (!iet::cuda_device_or_skip()) return;
+  std::vector<float> d(3 * 264);
+  ie::Tensor big = upload(d, {1, 3, 264}, DType::F32);
+  IE_EXPECT(iet::throws_with([&] { ops::attention(big, big, big, 1, 0.0, false); }, "head dim 264"),
+            "head dims above 256 are refused on cuda with a message");
+  ie::Tensor q16 = upload(std::vector<float>(1 * 4 * 8), {1, 4, 8}, DType::F16);
+  ie::Tensor k32 = upload(std::vector<float>(1 * 4 * 8), {1, 4, 8}, DType::F32);
+  IE_EXPECT(iet::throws_with([&] { ops::attention(q16, k32, k32, 2, 0.0, false); },
+                             "attention: k is float32 but the other inputs are float16"),
+            "mixed dtypes are named");
+}
