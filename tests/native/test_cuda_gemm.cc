@@ -257,11 +257,12 @@ void run_linear_case(const Shape& xs, int64_t N, DType dt, uint64_t seed) {
     std::vector<float> db0 = accumulate ? iet::randn(size_t(N), seed + 6) : iet::poisoned(size_t(N));
     std::vector<double> dw_want(dw), db_want(db);
     if (accumulate) {
-      const std::vector<double> dw0d = rounded(dw0, dt), db0d = rounded(db0, dt);
+      // destinations are float32 (parameter gradients are float32 on the GPU): no rounding
+      const std::vector<double> dw0d = iet::to_double(dw0), db0d = iet::to_double(db0);
       for (size_t i = 0; i < dw_want.size(); ++i) dw_want[i] += dw0d[i];
       for (size_t i = 0; i < db_want.size(); ++i) db_want[i] += db0d[i];
     }
-    ie::ops::GradInto into{upload(dw0, {N, K}, dt), upload(db0, {N}, dt), accumulate};
+    ie::ops::GradInto into{upload(dw0, {N, K}, DType::F32), upload(db0, {N}, DType::F32), accumulate};
     ie::ops::LinearGrads g = ie::ops::linear_backward(tx, tw, tdy, true, &into);
     const std::string acc = accumulate ? "accumulate " : "overwrite ";
     IE_EXPECT(g.dw.raw() == into.dw.raw() && g.db.raw() == into.db.raw(), "GradInto tensors returned " + what);
@@ -353,11 +354,12 @@ void run_conv_case(const Conv2dShape& s, DType dt, uint64_t seed, const std::str
     std::vector<float> db0 = accumulate ? iet::randn(size_t(s.K), seed + 6) : iet::poisoned(size_t(s.K));
     std::vector<double> dw_want(dw), db_want(db);
     if (accumulate) {
-      const std::vector<double> dw0d = rounded(dw0, dt), db0d = rounded(db0, dt);
+      // destinations are float32 (parameter gradients are float32 on the GPU): no rounding
+      const std::vector<double> dw0d = iet::to_double(dw0), db0d = iet::to_double(db0);
       for (size_t i = 0; i < nw; ++i) dw_want[i] += dw0d[i];
       for (size_t i = 0; i < db_want.size(); ++i) db_want[i] += db0d[i];
     }
-    ie::ops::GradInto into{upload(dw0, ws, dt), upload(db0, {s.K}, dt), accumulate};
+    ie::ops::GradInto into{upload(dw0, ws, DType::F32), upload(db0, {s.K}, DType::F32), accumulate};
     ie::ops::conv2d_backward(tdy, tx, tw, true, p, &into);
     const std::string acc = accumulate ? "accumulate " : "overwrite ";
     IE_EXPECT_REL(iet::rel_error(download(into.dw), dw_want), tol(dt), "conv2dBackward GradInto dw " + acc + what);
@@ -441,15 +443,15 @@ IE_TEST(cuda_gemm, linear_empty_batch) {
     Tensor w = upload(iet::randn(15, 7), {3, 5}, dt), b = upload(iet::randn(3, 8), {3}, dt);
     Tensor y = ie::ops::linear(x, w, &b);
     IE_EXPECT(y.shape() == Shape({0, 3}), "linear output shape " + what);
-    ie::ops::GradInto into{upload(iet::poisoned(15), {3, 5}, dt), upload(iet::poisoned(3), {3}, dt), false};
+    ie::ops::GradInto into{upload(iet::poisoned(15), {3, 5}, DType::F32), upload(iet::poisoned(3), {3}, DType::F32), false};
     ie::ops::linear_backward(x, w, dy, true, &into);
     std::vector<double> z15(15, 0.0), z3(3, 0.0);
     IE_EXPECT_REL(iet::rel_error(download(into.dw), z15), 1e-30, "linearBackward dw = 0 " + what);
     IE_EXPECT_REL(iet::rel_error(download(into.db), z3), 1e-30, "linearBackward db = 0 " + what);
     std::vector<float> dw0 = iet::randn(15, 9);
-    ie::ops::GradInto acc{upload(dw0, {3, 5}, dt), upload(iet::randn(3, 10), {3}, dt), true};
+    ie::ops::GradInto acc{upload(dw0, {3, 5}, DType::F32), upload(iet::randn(3, 10), {3}, DType::F32), true};
     ie::ops::linear_backward(x, w, dy, true, &acc);
-    IE_EXPECT_REL(iet::rel_error(download(acc.dw), rounded(dw0, dt)), 1e-30, "linearBackward accumulate keeps dw " + what);
+    IE_EXPECT_REL(iet::rel_error(download(acc.dw), iet::to_double(dw0)), 1e-30, "linearBackward accumulate keeps dw " + what);
   }
 }
 
@@ -507,10 +509,13 @@ IE_TEST(cuda_gemm, validation) {
   IE_EXPECT(iet::throws_with([&] { ie::ops::linear(x, w, nullptr); }, "linear: weight is float32 but the other inputs are float16"),
             "linear with mixed dtypes must name the mismatch");
   Tensor w16 = upload(iet::randn(12, 2), {4, 3}, DType::F16), dy16 = upload(iet::randn(8, 3), {2, 4}, DType::F16);
-  ie::ops::GradInto into{upload(iet::randn(12, 4), {4, 3}, DType::F32), Tensor(), false};
+  ie::ops::GradInto into{upload(iet::randn(12, 4), {4, 3}, DType::F16), Tensor(), false};
   IE_EXPECT(iet::throws_with([&] { ie::ops::linear_backward(x, w16, dy16, false, &into); },
-                             "weight gradient destination must be float16 like the inputs"),
-            "a float32 GradInto for float16 inputs must be refused");
+                             "weight gradient destination must be float32"),
+            "a float16 GradInto must be refused (parameter gradients are float32)");
+  ie::ops::LinearGrads lg = ie::ops::linear_backward(x, w16, dy16, false);
+  IE_EXPECT(lg.dx.dtype() == DType::F16 && lg.dw.dtype() == DType::F32,
+            "float16 linear backward: dx float16, dw float32, got " + lg.dx.desc() + ", " + lg.dw.desc());
   Tensor xi = ie::ops::zeros({2, 3}, DType::I32, kGpu);
   IE_EXPECT(iet::throws_with([&] { ie::ops::matmul(xi, xi, false, true); }, "must be float32, float16 or bfloat16"),
             "int32 matmul on cuda must be refused");

@@ -4,7 +4,12 @@
 // ie::Error naming the op, the argument, what it got and what it expected; then it allocates the
 // outputs and enqueues the kernel on the device's Stream. Backward ops take the forward's inputs
 // (and saved outputs) and return the gradients; they do not keep a graph (models do that).
-// Compute dtype is float32; float16/bfloat16 tensors are converted with cast().
+// Dtypes: on the CPU ops compute in float32 (float16/bfloat16 tensors are converted with cast()).
+// On CUDA the float ops also take float16 and bfloat16: every float input of one op has the same
+// dtype, outputs and input gradients take it, arithmetic accumulates in float32; saved statistics
+// (mean, rstd, lse) and parameter gradients (dw, db, dgamma, dbeta — returned or written through
+// GradInto) are float32, as in mixed-precision training. Optimizer, loss and scheduler ops work on
+// float32 buffers.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -40,10 +45,9 @@ struct GradInto {
 };
 
 // ---- linear algebra ----
-// Dtypes of matmul, linear and conv2d (forward and backward): float32 on the CPU; float32, float16
-// or bfloat16 on CUDA, where every tensor of one op has the same dtype (a, b, x, weight, bias, dy,
-// the outputs, and GradInto's dw/db destinations) and products accumulate in float32
-// (float16/bfloat16 on tensor cores). Float32 CUDA GEMMs are exact float32 (no TF32).
+// matmul, linear and conv2d (forward and backward): dtypes as above; float16/bfloat16 products run
+// on tensor cores with float32 accumulation; float32 CUDA GEMMs are exact float32 (no TF32).
+// matmul_backward's da/db are input gradients (the inputs' dtype).
 // a[..., M, K] · b[..., K, N] (transA/transB transpose the last two dims); batch dims must match or
 // one side may be 2-D (shared).
 Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);

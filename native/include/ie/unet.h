@@ -80,8 +80,8 @@ struct Stats {
 class Model : public std::enable_shared_from_this<Model> {
  public:
   // A model with uninitialised parameters (load or fill them before use). `compute`: the dtype the
-  // passes compute in; float16/bfloat16 (CUDA only) keep the float32 parameters and gradients as
-  // the master copy and compute with a cast copy (inputs and outputs stay float32).
+  // passes compute in; float16/bfloat16 (CUDA only) keep the float32 parameters as the master copy
+  // and compute with a cast copy; inputs, outputs and parameter gradients stay float32.
   static std::shared_ptr<Model> create(const Config& config, Device device = {}, DType compute = DType::F32);
   ~Model();
 

@@ -116,7 +116,7 @@ __global__ void gather_dy_kernel(const T* __restrict__ dy, int64_t K, int64_t PQ
 // db[k] = Σ_n Σ_pq dy[n][k][pq] (+ db[k] with accumulate): one block per channel, fixed order.
 template <typename T>
 __global__ void __launch_bounds__(256) bias_grad_kernel(const T* __restrict__ dy, int64_t N, int64_t K, int64_t PQ,
-                                                        T* db, bool accumulate) {
+                                                        float* db, bool accumulate) {
   __shared__ float scratch[32];
   const int64_t per = N * PQ;
   for (int64_t k = blockIdx.x; k < K; k += gridDim.x) {
@@ -126,7 +126,7 @@ __global__ void __launch_bounds__(256) bias_grad_kernel(const T* __restrict__ dy
       sum += to_f(dy[(n * K + k) * PQ + j]);
     }
     sum = block_sum(sum, scratch);
-    if (threadIdx.x == 0) db[k] = from_f<T>(accumulate ? to_f(db[k]) + sum : sum);
+    if (threadIdx.x == 0) db[k] = accumulate ? db[k] + sum : sum;
   }
 }
 
@@ -248,16 +248,18 @@ void conv2d_backward_weight(DType dt, const Conv2dShape& s, const void* x, const
   if (s.K <= 0) return;
   const size_t e = dtype_size(dt);
   cudaStream_t st = stream(device);
+  GemmEpilogue f32c;  // dw is float32 whatever dt is (parameter gradients are float32 on the GPU)
+  f32c.c_f32 = true;
   if (CRS > 0) {
     float beta = accumulate ? 1.f : 0.f;  // every GEMM after the first adds on top
     if (s.N <= 0 || PQ <= 0) {
-      if (!accumulate) zero(dt, dw, s.K * CRS, device);
+      if (!accumulate) zero(DType::F32, dw, s.K * CRS, device);
     } else if (pointwise(s)) {
       // dw[K, C] += dy_n[K, PQ] · x_n[C, HW]ᵀ, image by image.
       // TODO(perf): many images of few pixels want one GEMM over x and dy gathered side by side.
       for (int64_t n = 0; n < s.N; ++n, beta = 1.f)
         gemm(dt, false, true, s.K, s.C, PQ, 1.f, at(dy, n * s.K * PQ, e), PQ, 0, at(x, n * s.C * HW, e), HW, 0, beta,
-             dw, s.C, 0, 1, device);
+             dw, s.C, 0, 1, device, f32c);
     } else {
       const Plan plan = make_plan(s, (CRS + s.K) * int64_t(e));
       each_chunk(s, plan, [&](int64_t n0, int64_t nb, int64_t p0, int64_t p1) {
@@ -283,7 +285,7 @@ void conv2d_backward_weight(DType dt, const Conv2dShape& s, const void* x, const
           ldg = tot;
         }
         // dw[K, CRS] (+)= g[K, tot] · col[CRS, tot]ᵀ
-        gemm(dt, false, true, s.K, CRS, tot, 1.f, g, ldg, 0, col, tot, 0, beta, dw, CRS, 0, 1, device);
+        gemm(dt, false, true, s.K, CRS, tot, 1.f, g, ldg, 0, col, tot, 0, beta, dw, CRS, 0, 1, device, f32c);
         beta = 1.f;
       });
     }
@@ -292,7 +294,7 @@ void conv2d_backward_weight(DType dt, const Conv2dShape& s, const void* x, const
     dispatch_float(dt, "conv2dBackward", [&](auto t) {
       using T = decltype(t);
       bias_grad_kernel<T><<<grid_cap(s.K, device), 256, 0, st>>>(static_cast<const T*>(dy), s.N > 0 ? s.N : 0, s.K,
-                                                                  PQ > 0 ? PQ : 0, static_cast<T*>(db), accumulate);
+                                                                  PQ > 0 ? PQ : 0, static_cast<float*>(db), accumulate);
     });
     check_launch("conv2d bias gradient");
   }

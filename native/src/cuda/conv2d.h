@@ -41,7 +41,7 @@ void conv2d_forward(DType dt, const Conv2dShape& s, const void* x, const void* w
 // dx is overwritten. col: conv2d_scratch(dt, s, BackwardInput).col_bytes bytes.
 void conv2d_backward_input(DType dt, const Conv2dShape& s, const void* dy, const void* w, void* dx, void* col,
                            int device);
-// dw and db (db may be null) overwritten or, with accumulate, added to. col and gather: the
+// dw and db (db may be null), float32 whatever dt is, overwritten or, with accumulate, added to. col and gather: the
 // sizes conv2d_scratch(dt, s, BackwardWeight) gives.
 void conv2d_backward_weight(DType dt, const Conv2dShape& s, const void* x, const void* dy, void* dw, void* db,
                             bool accumulate, void* col, void* gather, int device);

@@ -287,7 +287,7 @@ void launch_hgemm(GemmArgs g, bool ta, bool tb, cudaStream_t st) {
 // Block (32, 16): 32 columns; thread row ty sums rows ty, ty + 16, ...; then the 16 partial sums
 // are added in order. Deterministic. (A faster version splits M over blocks with a second pass.)
 template <typename T>
-__global__ void __launch_bounds__(512) column_sums_kernel(const T* x, int64_t M, int64_t N, T* out, bool accumulate) {
+__global__ void __launch_bounds__(512) column_sums_kernel(const T* x, int64_t M, int64_t N, float* out, bool accumulate) {
   __shared__ float part[16][33];
   const int tx = threadIdx.x, ty = threadIdx.y;
   for (int64_t n0 = int64_t(blockIdx.x) * 32; n0 < N; n0 += int64_t(gridDim.x) * 32) {
@@ -300,8 +300,8 @@ __global__ void __launch_bounds__(512) column_sums_kernel(const T* x, int64_t M,
     if (ty == 0 && n < N) {
       float t = 0.f;
       for (int y = 0; y < 16; ++y) t += part[y][tx];
-      if (accumulate) t = to_f(out[n]) + t;
-      out[n] = from_f<T>(t);
+      if (accumulate) t = out[n] + t;
+      out[n] = t;
     }
     __syncthreads();
   }
@@ -341,7 +341,7 @@ void column_sums(DType dt, const void* x, int64_t M, int64_t N, void* out, bool 
     const int64_t blocks = (N + 31) / 32;
     const int64_t cap = int64_t(sm_count(device)) * 16;
     column_sums_kernel<T><<<unsigned(blocks < cap ? blocks : cap), dim3(32, 16), 0, st>>>(
-        static_cast<const T*>(x), M, N, static_cast<T*>(out), accumulate);
+        static_cast<const T*>(x), M, N, static_cast<float*>(out), accumulate);
   });
   check_launch("column_sums");
 }

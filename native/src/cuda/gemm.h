@@ -36,8 +36,9 @@ void gemm(DType dt, bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
           int64_t ldc, int64_t strideC, int64_t batch, int device, const GemmEpilogue& epi = GemmEpilogue{});
 
 // Column sums of a row-major [M, N] matrix (storage dt): out[n] = Σ_m x[m, n] (+ out[n] when
-// accumulate), float32 accumulation in a fixed order (deterministic). out has dt. Used for a
-// linear layer's bias gradient. Launches even when M == 0 (out becomes 0, or stays with accumulate).
+// accumulate), float32 accumulation in a fixed order (deterministic). out is float32 whatever dt is
+// (parameter gradients are float32 on the GPU). Used for a linear layer's bias gradient. Launches
+// even when M == 0 (out becomes 0, or stays with accumulate).
 void column_sums(DType dt, const void* x, int64_t M, int64_t N, void* out, bool accumulate, int device);
 
 // Fills n elements of storage dt with zero (stream-ordered).

@@ -8,16 +8,6 @@
 namespace ie::ops {
 using namespace detail;
 
-// The CPU keeps float32 and its messages; on CUDA a float32/float16/bfloat16 tensor of x's dtype.
-static void require_float_like(const Tensor& x, const Tensor& t, const char* op, const char* arg) {
-  if (x.defined() && is_cuda(x)) {
-    require_float(t, op, arg);
-    if (&t != &x) require_same_dtype(x, t, op, arg);
-  } else {
-    require_f32(t, op, arg);
-  }
-}
-
 static const char* act_name(Act k) {
   switch (k) {
     case Act::SiLU: return "silu";

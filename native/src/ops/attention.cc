@@ -9,16 +9,6 @@ namespace ie::ops {
 using namespace detail;
 
 namespace {
-// The CPU keeps float32 and its messages; on CUDA a float32/float16/bfloat16 tensor of q's dtype.
-void require_float_like(const Tensor& q, const Tensor& t, const char* op, const char* arg) {
-  if (q.defined() && is_cuda(q)) {
-    require_float(t, op, arg);
-    if (&t != &q) require_same_dtype(q, t, op, arg);
-  } else {
-    require_f32(t, op, arg);
-  }
-}
-
 struct AttnDims {
   int64_t B, Lq, Lk, H, D;
   float scale;

@@ -63,6 +63,17 @@ inline void require_same_dtype(const Tensor& a, const Tensor& b, const char* op,
            dtype_name(a.dtype()), ", got ", b.desc());
 }
 
+// t is a float input of an op whose main input is x: float32 on the CPU; on CUDA any float dtype,
+// the same as x's.
+inline void require_float_like(const Tensor& x, const Tensor& t, const char* op, const char* arg) {
+  if (x.defined() && !x.device().is_cpu()) {
+    require_float(t, op, arg);
+    if (&t != &x) require_same_dtype(x, t, op, arg);
+  } else {
+    require_f32(t, op, arg);
+  }
+}
+
 // Kernels for this op exist on the CPU only so far (the CUDA backend grows op by op).
 inline void require_cpu(const Tensor& t, const char* op) {
   IE_CHECK(t.device().is_cpu(), op, ": not implemented on ", t.device().str(),
@@ -83,6 +94,8 @@ inline void launch(Device device, std::function<void()> fn) { stream_for(device)
 inline const float* fptr(const Tensor* t) { return t ? t->data<float>() : nullptr; }
 
 // The tensor a backward op writes a parameter gradient into: into's (checked) or a new one.
+// Parameter gradients are float32 on every device, also for float16/bfloat16 inputs on CUDA (as
+// with mixed precision: float32 master weights, their gradients accumulated in float32).
 inline Tensor param_grad(const GradInto* into, bool bias, const Shape& shape, Device device, const char* op) {
   if (!into) return Tensor::empty(shape, DType::F32, device);
   const Tensor& t = bias ? into->db : into->dw;
@@ -94,21 +107,5 @@ inline Tensor param_grad(const GradInto* into, bool bias, const Shape& shape, De
   return t;
 }
 
-// A parameter-gradient destination for an op whose inputs are like `like`: on the CPU as
-// param_grad (float32); on CUDA of the inputs' dtype (every tensor of a GPU op has one dtype, so a
-// float16 model's gradient buffer is float16).
-inline Tensor param_grad_like(const GradInto* into, bool bias, const Shape& shape, const Tensor& like, const char* op) {
-  if (like.device().is_cpu()) return param_grad(into, bias, shape, like.device(), op);
-  if (!into) return Tensor::empty(shape, like.dtype(), like.device());
-  const Tensor& t = bias ? into->db : into->dw;
-  const char* arg = bias ? "bias gradient destination" : "weight gradient destination";
-  require_defined(t, op, arg);
-  IE_CHECK(t.dtype() == like.dtype(), op, ": ", arg, " must be ", dtype_name(like.dtype()), " like the inputs, got ",
-           t.desc());
-  require_shape(t, shape, op, arg);
-  IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
-  IE_CHECK(t.device() == like.device(), op, ": ", arg, " is on ", t.device().str(), ", expected ", like.device().str());
-  return t;
-}
 
 }  // namespace ie::ops::detail

@@ -71,8 +71,8 @@ Conv2dGrads conv2d_backward(const Tensor& dy, const Tensor& x, const Tensor& w, 
   require_shape(dy, {s.N, s.K, s.P, s.Q}, "conv2dBackward", "dy");
   Conv2dGrads g;
   g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-  g.dw = param_grad_like(into, false, w.shape(), x, "conv2dBackward");
-  if (has_bias) g.db = param_grad_like(into, true, {s.K}, x, "conv2dBackward");
+  g.dw = param_grad(into, false, w.shape(), x.device(), "conv2dBackward");
+  if (has_bias) g.db = param_grad(into, true, {s.K}, x.device(), "conv2dBackward");
   bool acc = into && into->accumulate;
   Conv2dGrads r = g;
   if (is_cuda(x)) {

@@ -192,8 +192,8 @@ LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, 
   require_shape(dy, out, "linearBackward", "dy");
   LinearGrads g;
   g.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-  g.dw = param_grad_like(into, false, w.shape(), x, "linearBackward");
-  if (has_bias) g.db = param_grad_like(into, true, {w.size(0)}, x, "linearBackward");
+  g.dw = param_grad(into, false, w.shape(), x.device(), "linearBackward");
+  if (has_bias) g.db = param_grad(into, true, {w.size(0)}, x.device(), "linearBackward");
   int64_t K = w.size(1), N = w.size(0);
   bool acc = into && into->accumulate;
   LinearGrads r = g;
@@ -203,8 +203,10 @@ LinearGrads linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, 
       const int dev = x.device().index;
       // dx[M, K] = dy[M, N] · w[N, K]; dw[N, K] (+)= dyᵀ · x; db[N] (+)= column sums of dy.
       cuda::gemm(dt, false, false, M, K, N, 1.f, dy.raw(), N, 0, w.raw(), K, 0, 0.f, r.dx.raw(), K, 0, 1, dev);
+      cuda::GemmEpilogue f32c;  // parameter gradients are float32 whatever dt is
+      f32c.c_f32 = true;
       cuda::gemm(dt, true, false, N, K, M, 1.f, dy.raw(), N, 0, x.raw(), K, 0, acc ? 1.f : 0.f, r.dw.raw(), K, 0, 1,
-                 dev);
+                 dev, f32c);
       if (r.db.defined()) cuda::column_sums(dt, dy.raw(), M, N, r.db.raw(), acc, dev);
     }));
     return g;

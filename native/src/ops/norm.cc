@@ -7,16 +7,6 @@ namespace ie::ops {
 using namespace detail;
 
 namespace {
-// The CPU keeps float32 and its messages; on CUDA a float32/float16/bfloat16 tensor of x's dtype.
-void require_float_like(const Tensor& x, const Tensor& t, const char* op, const char* arg) {
-  if (x.defined() && is_cuda(x)) {
-    require_float(t, op, arg);
-    if (&t != &x) require_same_dtype(x, t, op, arg);
-  } else {
-    require_f32(t, op, arg);
-  }
-}
-
 void check_affine(const Tensor& x, const Tensor* gamma, const Tensor* beta, int64_t C, const char* op) {
   if (gamma) {
     require_float_like(x, *gamma, op, "weight");

@@ -49,10 +49,10 @@ struct Model::Impl {
   Tensor grads;          // same layout (allocated by the first backward)
   std::vector<Tensor> gviews;
   // With a half compute dtype: the parameters cast to it (refreshed when they may have changed:
-  // every training pass, and after anyone was handed a writable view), and the gradients of one
-  // backward in it (cast and added to `grads` after the pass).
-  Tensor cflat, cgrads;
-  std::vector<Tensor> cviews, cgviews;
+  // every training pass, and after anyone was handed a writable view). Gradients stay float32:
+  // the kernels write parameter gradients in float32 whatever the compute dtype.
+  Tensor cflat;
+  std::vector<Tensor> cviews;
   mutable std::atomic<bool> cdirty{true};
 
   Linear time_1, time_2;
@@ -483,19 +483,8 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
     Ctx ctx;
     ctx.model = "UNet";
     ctx.values = D == DType::F32 ? &mp->store.views : &mp->cviews;  // what the forward used
-    if (D == DType::F32) {
-      ctx.grads = &mp->gviews;
-      ctx.accumulate = accumulate;
-    } else {
-      // This backward's gradients in the compute dtype, fresh (padding zero), added to `grads` after.
-      if (!mp->cgrads.defined()) {
-        mp->cgrads = Tensor::empty({mp->store.table.total}, D, mp->device);
-        for (const ParamInfo& p : mp->store.table.infos) mp->cgviews.push_back(mp->cgrads.view(p.offset, p.shape));
-      }
-      memory_zero(mp->cgrads.raw(), mp->cgrads.nbytes(), mp->device);
-      ctx.grads = &mp->cgviews;
-      ctx.accumulate = false;
-    }
+    ctx.grads = &mp->gviews;
+    ctx.accumulate = accumulate;
     memory_reset_peak(mp->device);
     int64_t base = memory_in_use(mp->device);
     IE_CHECK(mp->s.sample.defined(), "UNet.backward: the training forward did not complete (it failed or was "
@@ -505,7 +494,6 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
       auto f32 = [](const Tensor& t) { return t.dtype() == DType::F32 ? t : ops::cast(t, DType::F32); };
       ops::assign(g.sample, f32(r.sample), false);
       ops::assign(g.encoder_hidden_states, f32(r.encoder_hidden_states), false);
-      if (D != DType::F32) ops::assign(mp->grads, ops::cast(mp->cgrads, DType::F32), accumulate);
     } catch (...) {
       mp->clear_saved();
       throw;
