@@ -302,7 +302,7 @@ IE_TEST(cuda_elem_loss, ema_update) {
   Tensor a = ops::zeros({10}, DType::F32, kGpu);
   IE_EXPECT(iet::throws_with([&] { ops::ema_update(a, a, 0.5); }, "share memory"), "ema == params rejected on cuda");
   IE_EXPECT(iet::throws_with([&] { ops::ema_update(a, ops::zeros({10}, DType::F32, ie::Device{}), 0.5); },
-                             "emaUpdate: params is on cpu"),
+                             "emaUpdate: ema is on cuda:0 but the other inputs are on cpu"),
             "mixed devices rejected");
 }
 
