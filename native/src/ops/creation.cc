@@ -7,6 +7,8 @@
 
 #include "cpu/cast.h"
 #include "cpu/random.h"
+#include "cuda/cast.h"
+#include "cuda/random.h"
 #include "ie/cuda.h"
 #include "ie/half.h"
 #include "ops/common.h"
@@ -59,9 +61,15 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   return t;
 }
 
+// fill writes float32 on the CPU; on CUDA, cuda_fill writes the tensor (any float dtype) in place.
 static Tensor random_tensor(const char* op, const Shape& shape, DType dtype, Device device,
-                            std::function<void(float*, int64_t)> fill) {
+                            std::function<void(float*, int64_t)> fill, std::function<void(const Tensor&)> cuda_fill) {
   IE_CHECK(dtype != DType::I32, op, ": dtype must be a float type, got int32");
+  if (device.type == DeviceType::CUDA) {
+    Tensor t = Tensor::empty(shape, dtype, device);
+    launch(device, [t, cuda_fill] { cuda_fill(t); });
+    return t;
+  }
   Tensor f = Tensor::empty(shape, DType::F32, Device{});
   launch(Device{}, [f, fill] { fill(f.data<float>(), f.numel()); });
   if (dtype == DType::F32 && device.is_cpu()) return f;
@@ -72,18 +80,22 @@ static Tensor random_tensor(const char* op, const Shape& shape, DType dtype, Dev
 Tensor randn(const Shape& shape, uint64_t seed, uint64_t offset, float mean, float std, DType dtype, Device device) {
   require_finite(mean, "randn", "mean");
   require_finite(std, "randn", "std");
-  return random_tensor("randn", shape, dtype, device, [=](float* p, int64_t n) {
-    cpu::fill_randn(p, n, seed, offset, mean, std);
-  });
+  return random_tensor(
+      "randn", shape, dtype, device, [=](float* p, int64_t n) { cpu::fill_randn(p, n, seed, offset, mean, std); },
+      [=](const Tensor& t) {
+        IE_IF_CUDA(cuda::fill_randn(t.raw(), t.numel(), seed, offset, mean, std, t.dtype(), t.device().index));
+      });
 }
 
 Tensor rand(const Shape& shape, uint64_t seed, uint64_t offset, float lo, float hi, DType dtype, Device device) {
   require_finite(lo, "rand", "low");
   require_finite(hi, "rand", "high");
   IE_CHECK(lo <= hi, "rand: low (", lo, ") must not exceed high (", hi, ")");
-  return random_tensor("rand", shape, dtype, device, [=](float* p, int64_t n) {
-    cpu::fill_rand(p, n, seed, offset, lo, hi);
-  });
+  return random_tensor(
+      "rand", shape, dtype, device, [=](float* p, int64_t n) { cpu::fill_rand(p, n, seed, offset, lo, hi); },
+      [=](const Tensor& t) {
+        IE_IF_CUDA(cuda::fill_rand(t.raw(), t.numel(), seed, offset, lo, hi, t.dtype(), t.device().index));
+      });
 }
 
 Tensor from_host(const void* data, size_t bytes, const Shape& shape, DType dtype, Device device) {
@@ -125,9 +137,14 @@ void copy_to_host(const Tensor& t, void* dst) {
 Tensor cast(const Tensor& x, DType dtype) {
   require_defined(x, "cast", "x");
   if (x.dtype() == dtype) return clone(x);
-  require_cpu(x, "cast");
   Tensor y = Tensor::empty(x.shape(), dtype, x.device());
   DType from = x.dtype();
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [x, y, from, dtype] {
+      cuda::cast(from, dtype, x.raw(), y.raw(), x.numel(), x.device().index);
+    }));
+    return y;
+  }
   launch(x.device(), [x, y, from, dtype] {
     int64_t n = x.numel();
     // Through float32: every conversion is exact or a single rounding.

@@ -2,6 +2,9 @@
 #include <algorithm>
 
 #include "cpu/elementwise.h"
+#include "cuda/elementwise.h"
+#include "cuda/reduce.h"
+#include "ie/cuda.h"
 #include "ops/common.h"
 
 namespace ie::ops {
@@ -40,11 +43,12 @@ Shape broadcast_strides(const Shape& s, const Shape& out) {
   return st;
 }
 
+// float32 on the CPU; float32/float16/bfloat16 (the same for both) on CUDA.
 void check_pair(const Tensor& a, const Tensor& b, const char* op) {
-  require_f32(a, op, "a");
-  require_f32(b, op, "b");
+  require_float(a, op, "a");
+  require_float(b, op, "b");
   require_same_device(a, b, op, "b");
-  require_cpu(a, op);
+  require_same_dtype(a, b, op, "b");
 }
 }  // namespace
 
@@ -53,8 +57,15 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
   check_pair(a, b, name);
   Shape out = broadcast_shape(a.shape(), b.shape(), name);
-  Tensor y = Tensor::empty(out, DType::F32, a.device());
+  Tensor y = Tensor::empty(out, a.dtype(), a.device());
   Shape sa = broadcast_strides(a.shape(), out), sb = broadcast_strides(b.shape(), out);
+  if (is_cuda(a)) {
+    IE_IF_CUDA(launch(a.device(), [=] {
+      cuda::binary(int(op), a.dtype(), a.raw(), sa.data(), b.raw(), sb.data(), y.raw(), out.data(), int(out.size()),
+                   a.device().index);
+    }));
+    return y;
+  }
   launch(a.device(), [=] {
     cpu::binary_forward(cpu::BinaryOp(int(op)), a.data<float>(), sa.data(), b.data<float>(), sb.data(),
                         y.data<float>(), out.data(), int(out.size()));
@@ -63,8 +74,7 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor sum_to_shape(const Tensor& dy, const Shape& shape) {
-  require_f32(dy, "sumToShape", "dy");
-  require_cpu(dy, "sumToShape");
+  require_float(dy, "sumToShape", "dy");
   const Shape& s = dy.shape();
   IE_CHECK(shape.size() <= s.size(), "sumToShape: cannot reduce ", shape_str(s), " to ", shape_str(shape));
   size_t off = s.size() - shape.size();
@@ -78,8 +88,14 @@ Tensor sum_to_shape(const Tensor& dy, const Shape& shape) {
     any = any || flags[i];
   }
   if (!any) return dy.reshape(shape);
-  Tensor y = Tensor::empty(shape, DType::F32, dy.device());
+  Tensor y = Tensor::empty(shape, dy.dtype(), dy.device());
   std::vector<uint8_t> f(flags, flags + s.size());
+  if (is_cuda(dy)) {
+    IE_IF_CUDA(launch(dy.device(), [=] {
+      cuda::reduce_sum(dy.dtype(), dy.raw(), s.data(), int(s.size()), f.data(), y.raw(), 1.f, dy.device().index);
+    }));
+    return y;
+  }
   launch(dy.device(), [=] { cpu::reduce_sum(dy.data<float>(), s.data(), int(s.size()), f.data(), y.data<float>(), 1.f); });
   return y;
 }
@@ -88,7 +104,8 @@ BinaryGrads binary_backward(Binary op, const Tensor& a, const Tensor& b, const T
   IE_CHECK(int(op) >= 0 && int(op) <= 3, "binaryBackward: unknown op ", int(op));
   check_pair(a, b, "binaryBackward");
   Shape out = broadcast_shape(a.shape(), b.shape(), "binaryBackward");
-  require_f32(dy, "binaryBackward", "dy");
+  require_float(dy, "binaryBackward", "dy");
+  require_same_dtype(a, dy, "binaryBackward", "dy");
   require_shape(dy, out, "binaryBackward", "dy");
   switch (op) {
     case Binary::Add: return {sum_to_shape(dy, a.shape()), sum_to_shape(dy, b.shape())};
@@ -106,11 +123,16 @@ BinaryGrads binary_backward(Binary op, const Tensor& a, const Tensor& b, const T
 }
 
 Tensor affine(const Tensor& x, double alpha, double beta) {
-  require_f32(x, "scale", "x");
-  require_cpu(x, "scale");
+  require_float(x, "scale", "x");
   require_finite(alpha, "scale", "alpha");
   require_finite(beta, "scale", "beta");
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      cuda::affine(x.dtype(), x.raw(), float(alpha), float(beta), y.raw(), x.numel(), x.device().index);
+    }));
+    return y;
+  }
   launch(x.device(), [=] { cpu::affine(x.data<float>(), float(alpha), float(beta), y.data<float>(), x.numel()); });
   return y;
 }
@@ -152,8 +174,7 @@ int64_t reduced_count(const Shape& s, const std::vector<int64_t>& ax) {
 
 Tensor reduce(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, bool mean) {
   const char* op = mean ? "mean" : "sum";
-  require_f32(x, op, "x");
-  require_cpu(x, op);
+  require_float(x, op, "x");
   IE_CHECK(x.ndim() <= cpu::kMaxDims, op, ": at most ", cpu::kMaxDims, " dimensions are supported");
   std::vector<int64_t> ax = norm_axes(axes, x.ndim(), op);
   Shape out = reduced_shape(x.shape(), ax, keepdim);
@@ -161,9 +182,15 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, b
   IE_CHECK(!mean || count > 0, "mean: cannot average over an empty dimension of ", x.desc());
   std::vector<uint8_t> f(size_t(x.ndim()), 0);
   for (int64_t a : ax) f[size_t(a)] = 1;
-  Tensor y = Tensor::empty(out, DType::F32, x.device());
+  Tensor y = Tensor::empty(out, x.dtype(), x.device());
   Shape s = x.shape();
   float scale = mean ? float(1.0 / double(count)) : 1.f;
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      cuda::reduce_sum(x.dtype(), x.raw(), s.data(), int(s.size()), f.data(), y.raw(), scale, x.device().index);
+    }));
+    return y;
+  }
   launch(x.device(), [=] { cpu::reduce_sum(x.data<float>(), s.data(), int(s.size()), f.data(), y.data<float>(), scale); });
   return y;
 }
@@ -171,8 +198,7 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim, b
 Tensor reduce_backward(const Tensor& dy, const Shape& x_shape, const std::vector<int64_t>& axes, bool keepdim,
                        bool mean) {
   const char* op = mean ? "meanBackward" : "sumBackward";
-  require_f32(dy, op, "dy");
-  require_cpu(dy, op);
+  require_float(dy, op, "dy");
   IE_CHECK(x_shape.size() <= size_t(cpu::kMaxDims), op, ": at most ", cpu::kMaxDims, " dimensions are supported");
   for (int64_t d : x_shape) IE_CHECK(d >= 0, op, ": shape ", shape_str(x_shape), " has a negative dimension");
   std::vector<int64_t> ax = norm_axes(axes, int(x_shape.size()), op);
@@ -181,8 +207,15 @@ Tensor reduce_backward(const Tensor& dy, const Shape& x_shape, const std::vector
   // dy read as broadcast over the reduced axes.
   Shape kept = reduced_shape(x_shape, ax, true);
   Shape st = broadcast_strides(kept, x_shape);
-  Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
+  Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
   float scale = mean ? float(1.0 / double(count > 0 ? count : 1)) : 1.f;
+  if (is_cuda(dy)) {
+    IE_IF_CUDA(launch(dy.device(), [=] {
+      cuda::broadcast_copy(dy.dtype(), dy.raw(), st.data(), dx.raw(), x_shape.data(), int(x_shape.size()), scale,
+                           dy.device().index);
+    }));
+    return dx;
+  }
   launch(dy.device(), [=] {
     cpu::broadcast_copy(dy.data<float>(), st.data(), dx.data<float>(), x_shape.data(), int(x_shape.size()), scale);
   });
@@ -196,13 +229,20 @@ using namespace detail;
 
 void assign(const Tensor& dst, const Tensor& src, bool accumulate) {
   const char* op = "assign";
-  require_f32(dst, op, "dst");
-  require_f32(src, op, "src");
-  require_cpu(dst, op);
+  require_float(dst, op, "dst");
+  require_float(src, op, "src");
   require_same_device(dst, src, op, "src");
+  require_same_dtype(dst, src, op, "src");
   IE_CHECK(dst.numel() == src.numel(), op, ": dst ", dst.desc(), " and src ", src.desc(),
            " have different element counts");
   IE_CHECK(dst.is_contiguous() && src.is_contiguous(), op, ": dst and src must be contiguous");
+  if (is_cuda(dst)) {
+    IE_IF_CUDA(launch(dst.device(), [=] {
+      if (accumulate) cuda::add_inplace(dst.dtype(), dst.raw(), src.raw(), dst.numel(), dst.device().index);
+      else cuda::copy_d2d(dst.raw(), src.raw(), dst.nbytes(), dst.device().index);
+    }));
+    return;
+  }
   launch(dst.device(), [=] {
     float* d = dst.data<float>();
     const float* s = src.data<float>();

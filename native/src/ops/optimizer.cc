@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "cpu/optimizer.h"
+#include "cuda/optimizer.h"
+#include "cuda/reduce.h"
 #include "ops/common.h"
 
 namespace ie::ops {
@@ -14,7 +16,7 @@ using namespace detail;
 namespace {
 void require_flat_like(const Tensor& t, const Tensor& ref, const char* op, const char* arg) {
   require_f32(t, op, arg);
-  require_cpu(t, op);
+  require_same_device(ref, t, op, arg);
   IE_CHECK(t.is_contiguous(), op, ": ", arg, " must be contiguous");
   IE_CHECK(t.numel() == ref.numel(), op, ": ", arg, " has ", t.numel(), " elements, the parameters ", ref.numel());
 }
@@ -48,6 +50,17 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
   const std::array<float, 9> k{float(o.beta1), float(1.0 - o.beta1), float(o.beta2), float(1.0 - o.beta2),
                                float(1.0 - o.lr * o.weight_decay), float(o.lr / bias1), float(std::sqrt(bias2)),
                                float(o.eps), float(o.grad_scale)};
+  if (is_cuda(p)) {
+    IE_IF_CUDA({
+      cuda::AdamWCoeffs c;
+      for (int i = 0; i < 9; ++i) c.k[i] = k[size_t(i)];
+      launch(p.device(), [=] {
+        cuda::adamw_step(p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel(), c,
+                         p.device().index);
+      });
+    });
+    return;
+  }
   launch(p.device(), [=] {
     cpu::adamw_step(p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel(), k.data());
   });
@@ -56,9 +69,17 @@ void adamw_step(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor&
 Tensor sum_squares(const Tensor& x) {
   const char* op = "sumSquares";
   require_f32(x, op, "x");
-  require_cpu(x, op);
   IE_CHECK(x.is_contiguous(), op, ": x must be contiguous");
   Tensor out = Tensor::empty({2}, DType::F32, x.device());
+  if (is_cuda(x)) {
+    IE_IF_CUDA({
+      Tensor partials = Tensor::empty({2 * cuda::sum_sq_row_chunks(x.numel())}, DType::F32, x.device());  // doubles
+      launch(x.device(), [=] {
+        cuda::sum_squares(x.data<float>(), x.numel(), partials.data<double>(), out.data<float>(), x.device().index);
+      });
+    });
+    return out;
+  }
   launch(x.device(), [=] {
     double s = 0;
     int finite = 1;
@@ -76,6 +97,12 @@ void ema_update(const Tensor& ema, const Tensor& p, double decay) {
   require_disjoint({{&ema, "ema"}, {&p, "params"}}, op);
   require_finite(decay, op, "decay");
   IE_CHECK(decay >= 0 && decay <= 1, op, ": decay must be in [0, 1], got ", decay);
+  if (is_cuda(p)) {
+    IE_IF_CUDA(launch(p.device(), [=] {
+      cuda::ema_update(ema.data<float>(), p.data<float>(), p.numel(), float(decay), p.device().index);
+    }));
+    return;
+  }
   launch(p.device(), [=] { cpu::ema_update(ema.data<float>(), p.data<float>(), p.numel(), float(decay)); });
 }
 

@@ -1,5 +1,6 @@
 // concat and split along an axis.
 #include "cpu/concat.h"
+#include "cuda/concat.h"
 #include "ops/common.h"
 
 namespace ie::ops {
@@ -22,7 +23,6 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   IE_CHECK(!xs.empty(), "concat: needs at least one tensor");
   for (size_t i = 0; i < xs.size(); ++i) {
     IE_CHECK(xs[i].defined(), "concat: tensor ", i, " is not a tensor (undefined or disposed)");
-    require_cpu(xs[i], "concat");
   }
   const Tensor& x0 = xs[0];
   int64_t ax = norm_axis(axis, x0.ndim(), "concat");
@@ -43,6 +43,14 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   }
   Tensor y = Tensor::empty(out, x0.dtype(), x0.device());
   int64_t outer = prod(out, 0, size_t(ax)), inner = prod(out, size_t(ax) + 1, out.size()) * int64_t(dtype_size(x0.dtype()));
+  if (is_cuda(x0)) {
+    IE_IF_CUDA(launch(x0.device(), [=] {
+      std::vector<const void*> ptrs;
+      for (const Tensor& t : xs) ptrs.push_back(t.raw());
+      cuda::concat(ptrs.data(), sizes.data(), int(xs.size()), outer, inner, y.raw(), x0.device().index);
+    }));
+    return y;
+  }
   launch(x0.device(), [=] {
     std::vector<const void*> ptrs;
     for (const Tensor& t : xs) ptrs.push_back(t.raw());
@@ -53,7 +61,6 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
   require_defined(x, "split", "x");
-  require_cpu(x, "split");
   int64_t ax = norm_axis(axis, x.ndim(), "split");
   IE_CHECK(!sizes.empty(), "split: sizes must not be empty");
   int64_t total = 0;
@@ -71,6 +78,14 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   }
   const Shape& xs = x.shape();
   int64_t outer = prod(xs, 0, size_t(ax)), inner = prod(xs, size_t(ax) + 1, xs.size()) * int64_t(dtype_size(x.dtype()));
+  if (is_cuda(x)) {
+    IE_IF_CUDA(launch(x.device(), [=] {
+      std::vector<void*> ptrs;
+      for (const Tensor& t : outs) ptrs.push_back(t.raw());
+      cuda::split(x.raw(), ptrs.data(), sizes.data(), int(sizes.size()), outer, inner, x.device().index);
+    }));
+    return outs;
+  }
   launch(x.device(), [=] {
     std::vector<void*> ptrs;
     for (const Tensor& t : outs) ptrs.push_back(t.raw());

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cpu/triplet_loss.h"
+#include "cuda/triplet_loss.h"
 #include "ops/common.h"
 
 namespace ie::ops {
@@ -13,7 +14,6 @@ TripletLossOut triplet_loss(const Tensor& pred, const Tensor& target, const std:
   const char* op = "tripletLoss";
   require_f32(pred, op, "pred");
   require_f32(target, op, "target");
-  require_cpu(pred, op);
   require_same_device(pred, target, op, "target");
   IE_CHECK(target.ndim() >= 1 && target.size(0) >= 1, op, ": target must have a batch axis, got ", target.desc());
   const int64_t B = target.size(0);
@@ -28,6 +28,27 @@ TripletLossOut triplet_loss(const Tensor& pred, const Tensor& target, const std:
   IE_CHECK(n >= 1, op, ": each sample must have at least one element, got ", target.desc());
   Tensor grad = Tensor::empty(pred.shape(), DType::F32, pred.device());
   Tensor stats = Tensor::empty({4 + 3 * B}, DType::F32, pred.device());
+  if (is_cuda(pred)) {
+    // The same steps on the GPU (cuda/triplet_loss.h); stats end up in the CPU's layout.
+    IE_IF_CUDA({
+      const Device dev = pred.device();
+      Tensor partials = Tensor::empty({2 * cuda::triplet_partials(B, n)}, DType::F32, dev);  // doubles
+      Tensor coef = Tensor::empty({2 * B}, DType::F32, dev);
+      Tensor keep_dev;  // only for masks too long for the kernel arguments
+      if (B > cuda::kTripletKeepBits) {
+        std::vector<int32_t> k(static_cast<size_t>(B));
+        for (int64_t b = 0; b < B; ++b) k[size_t(b)] = keep[size_t(b)] ? 1 : 0;
+        keep_dev = from_host(k.data(), k.size() * 4, {B}, DType::I32, dev);
+      }
+      const cuda::TripletParams p{o.margin, o.weight, o.mse_weight, o.threshold, o.grad_scale, o.l2, o.stop_grad_positive};
+      launch(dev, [=] {
+        cuda::triplet_loss(pred.data<float>(), target.data<float>(), B, n, keep.data(),
+                           keep_dev.defined() ? keep_dev.data<int32_t>() : nullptr, p, partials.data<double>(),
+                           coef.data<float>(), grad.data<float>(), stats.data<float>(), dev.index);
+      });
+    });
+    return {grad, stats};
+  }
   launch(pred.device(), [=] {
     std::vector<double> sp(static_cast<size_t>(B)), sn(static_cast<size_t>(B));
     cpu::triplet_sums(pred.data<float>(), target.data<float>(), B, n, sp.data(), sn.data());
