@@ -26,7 +26,6 @@ Tensor activation(Act kind, const Tensor& x) {
   check_kind(int(kind), "activation");
   const char* op = act_name(kind);
   require_float_like(x, x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (is_cuda(x)) {
     IE_IF_CUDA(launch(x.device(), [=] {
@@ -42,7 +41,6 @@ Tensor activation_backward(Act kind, const Tensor& x, const Tensor& dy) {
   check_kind(int(kind), "activationBackward");
   const char* op = act_name(kind);
   require_float_like(x, x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   require_float_like(x, dy, op, "dy");
   require_same_device(x, dy, op, "dy");
   require_shape(dy, x.shape(), op, "dy");
@@ -61,7 +59,6 @@ Tensor activation_backward(Act kind, const Tensor& x, const Tensor& dy) {
 
 static Shape geglu_out(const Tensor& x, const char* op) {
   require_float_like(x, x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   IE_CHECK(x.ndim() >= 1 && x.size(-1) % 2 == 0, op, ": the last dimension of x must be even (hidden ‖ gate), got ",
            x.desc());
   Shape s = x.shape();
@@ -100,7 +97,6 @@ Tensor geglu_backward(const Tensor& x, const Tensor& dy) {
 
 Tensor softmax(const Tensor& x) {
   require_float_like(x, x, "softmax", "x");
-  if (!is_cuda(x)) require_cpu(x, "softmax");
   IE_CHECK(x.ndim() >= 1, "softmax: x must have at least 1 dimension, got ", x.desc());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   int64_t N = x.size(-1), M = N > 0 ? x.numel() / N : 0;
@@ -114,7 +110,6 @@ Tensor softmax(const Tensor& x) {
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
   require_float_like(y, y, "softmaxBackward", "y");
-  if (!is_cuda(y)) require_cpu(y, "softmaxBackward");
   IE_CHECK(y.ndim() >= 1, "softmaxBackward: y must have at least 1 dimension, got ", y.desc());
   require_float_like(y, dy, "softmaxBackward", "dy");
   require_same_device(y, dy, "softmaxBackward", "dy");

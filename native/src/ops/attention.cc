@@ -21,7 +21,6 @@ AttnDims attn_dims(const Tensor& q, const Tensor& k, const Tensor& v, int64_t he
   require_float_like(q, v, op, "v");
   require_same_device(q, k, op, "k");
   require_same_device(q, v, op, "v");
-  if (!is_cuda(q)) require_cpu(q, op);
   require_rank(q, 3, op, "q", "[batch, queries, heads*headDim]");
   require_rank(k, 3, op, "k", "[batch, keys, heads*headDim]");
   require_rank(v, 3, op, "v", "[batch, keys, heads*headDim]");

@@ -15,7 +15,7 @@ inline void require_defined(const Tensor& t, const char* op, const char* arg) {
   IE_CHECK(t.defined(), op, ": ", arg, " is not a tensor (undefined or disposed)");
 }
 
-// A float32 tensor on any device; the op then checks the device with require_cpu.
+// A float32 tensor (any device).
 inline void require_f32(const Tensor& t, const char* op, const char* arg) {
   require_defined(t, op, arg);
   IE_CHECK(t.dtype() == DType::F32, op, ": ", arg, " must be float32, got ", t.desc(),
@@ -72,12 +72,6 @@ inline void require_float_like(const Tensor& x, const Tensor& t, const char* op,
   } else {
     require_f32(t, op, arg);
   }
-}
-
-// Kernels for this op exist on the CPU only so far (the CUDA backend grows op by op).
-inline void require_cpu(const Tensor& t, const char* op) {
-  IE_CHECK(t.device().is_cpu(), op, ": not implemented on ", t.device().str(),
-           " yet (CPU kernels only); move the inputs with .to('cpu')");
 }
 
 inline void require_shape(const Tensor& t, const Shape& want, const char* op, const char* arg) {

@@ -22,7 +22,6 @@ void check_affine(const Tensor& x, const Tensor* gamma, const Tensor* beta, int6
 
 void check_group_norm(const Tensor& x, int64_t groups, const Tensor* gamma, const Tensor* beta, const char* op) {
   require_float_like(x, x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   IE_CHECK(x.ndim() >= 2, op, ": x must be [batch, channels, ...], got ", x.desc());
   IE_CHECK(groups >= 1 && x.size(1) % groups == 0, op, ": groups (", groups, ") must divide the channel count (",
            x.size(1), ")");
@@ -102,7 +101,6 @@ NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, int64_t groups,
 NormOut layer_norm(const Tensor& x, const Tensor* gamma, const Tensor* beta, double eps) {
   const char* op = "layerNorm";
   require_float_like(x, x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   IE_CHECK(x.ndim() >= 1, op, ": x must have at least 1 dimension, got ", x.desc());
   require_finite(eps, op, "eps");
   IE_CHECK(eps > 0, op, ": eps must be > 0, got ", eps);
@@ -130,7 +128,6 @@ NormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor* g
                               const Tensor& mean, const Tensor& rstd, const GradInto* into) {
   const char* op = "layerNormBackward";
   require_float_like(x, x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   IE_CHECK(x.ndim() >= 1, op, ": x must have at least 1 dimension, got ", x.desc());
   int64_t C = x.size(-1), M = C > 0 ? x.numel() / C : 0;
   check_affine(x, gamma, beta, C, op);

@@ -19,7 +19,6 @@ static void require_float_any(const Tensor& x, const char* op, const char* arg) 
 Tensor upsample_nearest(const Tensor& x, int64_t oh, int64_t ow) {
   const char* op = "upsampleNearest";
   require_float_any(x, op, "x");
-  if (!is_cuda(x)) require_cpu(x, op);
   require_rank(x, 4, op, "x", "[batch, channels, height, width]");
   IE_CHECK(oh >= 1 && ow >= 1, op, ": output size must be positive, got [", oh, ", ", ow, "]");
   IE_CHECK(oh <= (int64_t(1) << 20) && ow <= (int64_t(1) << 20), op, ": output size [", oh, ", ", ow, "] is too large");
@@ -39,7 +38,6 @@ Tensor upsample_nearest(const Tensor& x, int64_t oh, int64_t ow) {
 Tensor upsample_nearest_backward(const Tensor& dy, int64_t h, int64_t w) {
   const char* op = "upsampleNearestBackward";
   require_float_any(dy, op, "dy");
-  if (!is_cuda(dy)) require_cpu(dy, op);
   require_rank(dy, 4, op, "dy", "[batch, channels, height, width]");
   IE_CHECK(h >= 1 && w >= 1, op, ": input size must be positive, got [", h, ", ", w, "]");
   IE_CHECK(h <= dy.size(2) * 1048576 && w <= dy.size(3) * 1048576, op, ": input size is too large");
@@ -58,7 +56,6 @@ Tensor upsample_nearest_backward(const Tensor& dy, int64_t h, int64_t w) {
 Tensor timestep_embedding(const Tensor& t, int64_t dim, bool flip, double shift, double max_period) {
   const char* op = "timestepEmbedding";
   require_float_any(t, op, "timesteps");
-  if (!is_cuda(t)) require_cpu(t, op);
   require_rank(t, 1, op, "timesteps", "[batch]");
   IE_CHECK(dim >= 2 && dim <= (1 << 20), op, ": dim must be in [2, 1048576], got ", dim);
   require_finite(shift, op, "freqShift");
