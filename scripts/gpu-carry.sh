@@ -5,7 +5,8 @@
 #   .gpu/shared/                 a copy of ../shared (the parity fixtures, ~11 MB): IE_SHARED_DIR there
 #   .gpu/node.xz                 this machine's node binary, xz-compressed (~24 MB): no node there
 #   .gpu/node_modules.tar.xz     node_modules for vitest and the addon build (node-api-headers,
-#                                node-addon-api, node-gyp-build), without sharp/@img, typescript, @types
+#                                node-addon-api, node-gyp-build, sharp for tests/gpu.test.ts's images),
+#                                without typescript, @types
 #
 #   bash scripts/gpu-carry.sh [--no-node]      (then: the run call with carry [".gpu"], see docs/gpu.md)
 #
@@ -15,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-MAX_MB=${IE_GPU_CARRY_MAX_MB:-45}
+MAX_MB=${IE_GPU_CARRY_MAX_MB:-50}
 WITH_NODE=1
 [ "${1:-}" = --no-node ] && WITH_NODE=0
 
@@ -37,7 +38,7 @@ if [ $WITH_NODE = 1 ]; then
   NM=$(readlink -f node_modules)
   [ -d "$NM/vitest" ] || { echo "node_modules has no vitest: npm install first" >&2; exit 1; }
   tar -C "$(dirname "$NM")" -cf - \
-    --exclude='node_modules/@img' --exclude='node_modules/sharp' --exclude='node_modules/typescript' \
+    --exclude='node_modules/typescript' \
     --exclude='node_modules/@types' --exclude='node_modules/prebuildify' --exclude='node_modules/.cache' \
     --exclude='node_modules/.vite' --exclude='node_modules/.vitest' \
     "$(basename "$NM")" | xz -T2 -6 >.gpu/node_modules.tar.xz

@@ -168,11 +168,12 @@ if do_test && [ $BUILD_OK = 1 ]; then
   # shellcheck disable=SC2086
   run_suites $CUDA_SUITES
 
-  note "vitest tests/ops.test.ts"
+  VITEST_FILES="tests/ops.test.ts tests/gpu.test.ts tests/unet.test.ts"
+  note "vitest $VITEST_FILES"
   if [ $HAVE_NODE = 1 ] && [ -f build/Release/instructedit.node ]; then
     t1=$SECONDS
     b=$(left); [ "$b" -gt 300 ] && b=300
-    timeout --kill-after=10 "$b" node node_modules/vitest/vitest.mjs run tests/ops.test.ts --reporter=verbose --no-color \
+    timeout --kill-after=10 "$b" node node_modules/vitest/vitest.mjs run $VITEST_FILES --reporter=verbose --no-color \
       >"$OUT/vitest.log" 2>&1
     rc=$?
     sed -n '/Test Files/,$p' "$OUT/vitest.log"
@@ -180,10 +181,10 @@ if do_test && [ $BUILD_OK = 1 ]; then
     p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); k=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
     if [ $rc = 0 ]; then res=ok; else res=FAILED; ANY_FAIL=1; fi
     cuda_note=$(grep -q 'skipped: no CUDA device' "$OUT/vitest.log" && echo "cuda blocks skipped (no CUDA device)" || echo "cuda blocks ran")
-    status vitest "vitest ops.test.ts" "$res" "${p:-0}" "${f:-0}" "${k:-0}" $((SECONDS - t1)) "$cuda_note"
+    status vitest "vitest ops, gpu, unet" "$res" "${p:-0}" "${f:-0}" "${k:-0}" $((SECONDS - t1)) "$cuda_note"
   else
     echo "no node (or no addon build): vitest not run. Pack one with scripts/gpu-carry.sh and carry .gpu" | tee "$OUT/vitest.log"
-    status vitest "vitest ops.test.ts" "not run" "" "" "" "" "no node: run scripts/gpu-carry.sh, carry .gpu"
+    status vitest "vitest ops, gpu, unet" "not run" "" "" "" "" "no node: run scripts/gpu-carry.sh, carry .gpu"
   fi
 fi
 
