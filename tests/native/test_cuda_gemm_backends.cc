@@ -442,6 +442,16 @@ IE_TEST(cuda_gemm_backends, no_measuring_during_graph_capture) {
   ie::stream_for(kGpu).sync();
   ie::cuda::gemm_backend_reset(kGpu.index);
   uint64_t seed = 9000;
+  {
+    // cuBLAS's handle is created by the first uncaptured cuBLAS call (creating it allocates, which
+    // a capture does not allow; captured calls before that run ours): make sure it exists.
+    ie::cuda::set_gemm_backend(GemmBackend::Cublas);
+    const GemmCase c{false, false, 16, 16, 16, 1.f, 0.f};
+    const Prepared p = prepare(c, DType::F32, seed += 10);
+    Buffers buf = buffers(p);
+    enqueue_gemm(p, buf);
+    check_c(p, buf.C, describe(c, DType::F32, "cublas") + " (before capturing)");
+  }
   for (GemmBackend b : {GemmBackend::Auto, GemmBackend::Cublas}) {
     ie::cuda::set_gemm_backend(b);
     for (DType dt : {DType::F32, DType::F16}) {

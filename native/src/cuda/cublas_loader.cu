@@ -365,6 +365,17 @@ bool gemm(DType dt, bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
           int64_t ldc, int64_t strideC, int64_t batch, bool c_f32, int device) {
   if (strideA < 0 || strideB < 0 || strideC < 0) return false;
   if (!can_take(dt, transA, transB, M, N, K, lda, ldb, ldc, strideC, batch)) return false;
+  IE_CHECK(device >= 0 && device < kMaxDevices, "cuda:", device, " is not a valid device index");
+  if (!handles()[device].tried) {
+    // Creating the handle allocates (cuBLAS's own state, our workspace): not while the stream is
+    // being captured into a CUDA graph. Until a call outside a capture creates it: ours.
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream(device), &cs) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    if (cs != cudaStreamCaptureStatusNone) return false;
+  }
   DeviceHandle& d = device_handle(device);
   if (!d.h) return false;
   const Lib& l = lib();

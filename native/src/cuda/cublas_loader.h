@@ -34,8 +34,9 @@ namespace ie::cuda {
 //   Cublas: cuBLAS where it is loaded and can take the call (K > 0, sizes within int, ...), else ours.
 //   Auto:   per shape by measurement: the first time a (dtype, transA, transB, M, N, K, batch, bias,
 //           float32 C, beta != 0) key is seen on a device, both paths are timed (cudaEvents, a few
-//           repetitions, on the device stream) and the faster is cached. Never measures while the
-//           stream is being captured into a CUDA graph (uses the cached choice, else ours).
+//           repetitions, on the device stream; the host waits for the stream that once) and the
+//           faster is cached (cuBLAS only when > 3% faster). Never measures while the stream is
+//           being captured into a CUDA graph (uses the cached choice, else ours).
 // Default: $INSTRUCTEDIT_GEMM (ours | cublas | auto), else auto when cuBLAS loaded, else ours.
 enum class GemmBackend : int { Ours = 0, Cublas = 1, Auto = 2 };
 

@@ -469,12 +469,22 @@ Key key_of(const Call& c) {
 struct Events {
   cudaEvent_t e[3] = {nullptr, nullptr, nullptr};
   Events() {
-    for (auto& x : e) check(cudaEventCreate(&x), "cudaEventCreate (gemm auto-tuning)");
+    for (auto& x : e) {
+      const cudaError_t err = cudaEventCreate(&x);
+      if (err != cudaSuccess) {
+        x = nullptr;
+        destroy();
+        check(err, "cudaEventCreate (gemm auto-tuning)");
+      }
+    }
   }
-  ~Events() {
-    for (auto& x : e)
+  void destroy() {
+    for (auto& x : e) {
       if (x) cudaEventDestroy(x);
+      x = nullptr;
+    }
   }
+  ~Events() { destroy(); }
 };
 
 struct Scratch {
