@@ -20,6 +20,9 @@
 #include "unet.h"
 #include "vae.h"
 #include "ops_binding.h"
+#if defined(IE_WITH_CUDA)
+#include "cuda/cublas_loader.h"  // gemm_backend_info (plain C++)
+#endif
 #include "tensor_wrap.h"
 
 namespace ieb {
@@ -40,6 +43,13 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Array names = Napi::Array::New(env, size_t(n));
   for (int i = 0; i < n; ++i) names.Set(uint32_t(i), ie::cuda::device_name(i));
   o.Set("cudaDeviceNames", names);
+  // GEMM backend on cuda:0, e.g. "cublas 13.0.2 loaded from <path>; auto" or "ours (cuBLAS not
+  // found: ...)". Only with a device: looking loads cuBLAS (hundreds of MB) when it is present.
+#if defined(IE_WITH_CUDA)
+  o.Set("gemm", n > 0 ? ie::cuda::gemm_backend_info(0) : std::string("ours (no CUDA device)"));
+#else
+  o.Set("gemm", "ours (built without CUDA)");
+#endif
   return o;
 }
 

@@ -25,6 +25,7 @@ export interface NativeAddon {
     cudaDevices: number;
     cudaArchs: string;
     cudaDeviceNames: string[];
+    gemm: string;
   };
   getNumThreads(): number;
   setNumThreads(n: number): void;

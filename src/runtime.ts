@@ -19,6 +19,13 @@ export interface Backends {
   cudaArchs: string;
   /** Name of each CUDA device, e.g. ['NVIDIA H100 80GB HBM3']. */
   cudaDeviceNames: string[];
+  /**
+   * GEMM backend on cuda:0: 'cublas 13.0.2 loaded from <path>; auto' (cuBLAS found at run time;
+   * per shape the faster of it and our kernels), or 'ours (cuBLAS not found: <reason>)'.
+   * INSTRUCTEDIT_GEMM=ours|cublas|auto forces a choice; INSTRUCTEDIT_CUBLAS / INSTRUCTEDIT_CUBLAS_DIRS
+   * say where cuBLAS is.
+   */
+  gemm: string;
 }
 
 /** What this build can run on. */

@@ -14,17 +14,28 @@
 //     column-major fragments absorb the transposes), rows padded by 8 elements (16 bytes) against
 //     bank conflicts; 16-byte vector loads from global memory where a row chunk is aligned and in
 //     bounds, element loads (zero beyond the edge) elsewhere.
+// Backends (cublas_loader.h): gemm() below runs these kernels ("ours"), or cuBLAS when it was
+// found at run time and is forced or measured faster for the shape (auto); see "backend dispatch".
 // What a faster version does (not yet): cp.async multi-stage pipelines (global → shared without
 // registers, overlapped with the math), ldmatrix + mma.sync (or wgmma/TMA on sm_90a) instead of
 // WMMA, register double-buffering in the SIMT kernel, vectorised epilogue stores, split-K for
 // long-K / small-MN shapes (weight gradients), and swizzled block order for L2 reuse.
 #include <mma.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
 #include <type_traits>
 
 #include "cuda/common.cuh"
+#include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
+#include "ie/cuda.h"
 
 namespace ie::cuda {
 namespace {
@@ -309,27 +320,328 @@ __global__ void __launch_bounds__(512) column_sums_kernel(const T* x, int64_t M,
 
 }  // namespace
 
+// ---- backend dispatch ----------------------------------------------------------------------------
+//
+// gemm() = ours (the kernels above) or cuBLAS (cublas::gemm, then add_bias_kernel for the bias
+// epilogue), chosen per call by the mode (gemm_backend()): forced, or auto = per shape by
+// measurement, cached per device and key. A faster cuBLAS path would use cuBLASLt's
+// CUBLASLT_EPILOGUE_BIAS (bias fused, no second pass over C).
+
+namespace {
+
+// C[z, m, n] += bias[n] (PerColumn) or bias[m] (PerRow) after cuBLAS wrote alpha·AB + beta·C:
+// one more rounding to TC than ours (which adds the bias before its single rounding); within the
+// float16/bfloat16 tolerances, about 1 ulp of float32.
+template <typename T, typename TC>
+__global__ void add_bias_kernel(TC* C, const T* bias, int mode, int64_t M, int64_t N, int64_t ldc, int64_t sC,
+                                int64_t total) {
+  IE_GRID_STRIDE(i, total) {
+    const int64_t n = i % N, m = (i / N) % M, z = i / (N * M);
+    TC* p = C + z * sC + m * ldc + n;
+    const float b = to_f(bias[mode == int(GemmBias::PerColumn) ? n : m]);
+    *p = from_f<TC>(to_f(*p) + b);
+  }
+}
+
+struct Call {
+  DType dt;
+  bool ta, tb;
+  int64_t M, N, K;
+  float alpha;
+  const void* A;
+  int64_t lda, sA;
+  const void* B;
+  int64_t ldb, sB;
+  float beta;
+  void* C;
+  int64_t ldc, sC, batch;
+  GemmEpilogue epi;
+  int device;
+};
+
+void run_ours(const Call& c) {
+  GemmArgs g{c.M, c.N, c.K, c.alpha, c.beta, c.A, c.lda, c.sA, c.B, c.ldb, c.sB, c.C, c.ldc, c.sC, c.batch,
+             c.epi.bias_mode == GemmBias::None ? nullptr : c.epi.bias,
+             c.epi.bias && c.epi.bias_mode != GemmBias::None ? int(c.epi.bias_mode) : 0, 0, 0};
+  cudaStream_t st = stream(c.device);
+  dispatch_float(c.dt, "gemm", [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_same_v<T, float>) {
+      // 128×128 tiles unless that leaves SMs idle.
+      const int64_t big = ((c.M + 127) / 128) * ((c.N + 127) / 128) * c.batch;
+      if (big >= int64_t(sm_count(c.device))) launch_sgemm<128, 128>(g, c.ta, c.tb, st);
+      else launch_sgemm<64, 64>(g, c.ta, c.tb, st);
+    } else {
+      if (c.epi.c_f32) launch_hgemm<T, float>(g, c.ta, c.tb, st);
+      else launch_hgemm<T, T>(g, c.ta, c.tb, st);
+    }
+  });
+}
+
+bool cublas_can_take(const Call& c) {
+  return c.sA >= 0 && c.sB >= 0 && c.sC >= 0 &&
+         cublas::can_take(c.dt, c.ta, c.tb, c.M, c.N, c.K, c.lda, c.ldb, c.ldc, c.sC, c.batch);
+}
+
+// False (nothing launched) when cuBLAS cannot take the call (see cublas::gemm).
+bool run_cublas(const Call& c) {
+  if (!cublas::gemm(c.dt, c.ta, c.tb, c.M, c.N, c.K, c.alpha, c.A, c.lda, c.sA, c.B, c.ldb, c.sB, c.beta, c.C, c.ldc,
+                    c.sC, c.batch, c.epi.c_f32, c.device))
+    return false;
+  if (c.epi.bias && c.epi.bias_mode != GemmBias::None) {
+    const int64_t total = c.batch * c.M * c.N;
+    cudaStream_t st = stream(c.device);
+    dispatch_float(c.dt, "gemm bias", [&](auto t) {
+      using T = decltype(t);
+      const int grid = grid_for(total, 256, c.device);
+      if (c.epi.c_f32)
+        add_bias_kernel<T, float><<<grid, 256, 0, st>>>(static_cast<float*>(c.C), static_cast<const T*>(c.epi.bias),
+                                                        int(c.epi.bias_mode), c.M, c.N, c.ldc, c.sC, total);
+      else
+        add_bias_kernel<T, T><<<grid, 256, 0, st>>>(static_cast<T*>(c.C), static_cast<const T*>(c.epi.bias),
+                                                    int(c.epi.bias_mode), c.M, c.N, c.ldc, c.sC, total);
+    });
+    check_launch("gemm bias (cuBLAS path)");
+  }
+  return true;
+}
+
+// ---- mode ----
+
+// -1: not yet read from the environment.
+std::atomic<int> g_mode{-1};
+std::string g_env_note;  // set once, with g_mode, under g_env_once
+std::once_flag g_env_once;
+
+void read_env() {
+  std::call_once(g_env_once, [] {
+    const char* v = std::getenv("INSTRUCTEDIT_GEMM");
+    int m = -1;
+    if (v && *v) {
+      if (!std::strcmp(v, "ours")) m = int(GemmBackend::Ours);
+      else if (!std::strcmp(v, "cublas")) m = int(GemmBackend::Cublas);
+      else if (!std::strcmp(v, "auto")) m = int(GemmBackend::Auto);
+      else g_env_note = std::string("INSTRUCTEDIT_GEMM=") + v + " not understood (ours|cublas|auto)";
+      if (m >= 0) g_env_note = std::string("INSTRUCTEDIT_GEMM=") + v;
+    }
+    if (m < 0) m = cublas::available() ? int(GemmBackend::Auto) : int(GemmBackend::Ours);
+    int expected = -1;
+    g_mode.compare_exchange_strong(expected, m);  // a set_gemm_backend() before wins
+  });
+}
+
+const char* mode_name(GemmBackend b) {
+  return b == GemmBackend::Ours ? "ours" : b == GemmBackend::Cublas ? "cublas" : "auto";
+}
+
+// ---- auto: per-device cache of measured choices ----
+
+struct Key {
+  int dt;
+  bool ta, tb;
+  int64_t M, N, K, batch;
+  bool bias, c_f32, beta;
+  bool operator<(const Key& o) const {
+    return std::tie(dt, ta, tb, M, N, K, batch, bias, c_f32, beta) <
+           std::tie(o.dt, o.ta, o.tb, o.M, o.N, o.K, o.batch, o.bias, o.c_f32, o.beta);
+  }
+};
+
+constexpr int kMaxDevices = 64;
+
+struct Tune {
+  std::mutex mu;
+  std::map<Key, bool> cublas_wins;  // key -> cuBLAS chosen
+  GemmBackendStats stats;
+};
+
+Tune& tune(int device) {
+  static Tune* t = new Tune[kMaxDevices];  // lives until exit
+  IE_CHECK(device >= 0 && device < kMaxDevices, "cuda:", device, " is not a valid device index");
+  return t[device];
+}
+
+Key key_of(const Call& c) {
+  return Key{int(c.dt), c.ta, c.tb, c.M, c.N, c.K, c.batch,
+             c.epi.bias != nullptr && c.epi.bias_mode != GemmBias::None, c.epi.c_f32, c.beta != 0.f};
+}
+
+struct Events {
+  cudaEvent_t e[3] = {nullptr, nullptr, nullptr};
+  Events() {
+    for (auto& x : e) {
+      const cudaError_t err = cudaEventCreate(&x);
+      if (err != cudaSuccess) {
+        x = nullptr;
+        destroy();
+        check(err, "cudaEventCreate (gemm auto-tuning)");
+      }
+    }
+  }
+  void destroy() {
+    for (auto& x : e) {
+      if (x) cudaEventDestroy(x);
+      x = nullptr;
+    }
+  }
+  ~Events() { destroy(); }
+};
+
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  int device = 0;
+  ~Scratch() {
+    if (p) ie::cuda::free(p, bytes, device);  // stream-ordered reuse: safe while work is queued
+  }
+};
+
+// Times ours and cuBLAS on the call's shape; true when cuBLAS is faster by more than 3% (ties stay
+// with ours). Output: C itself when beta == 0 (every run overwrites all of it, so C ends right
+// and the real call after this rewrites it anyway), else a zeroed scratch buffer of C's footprint,
+// so that C is read and written only by the real call. Synchronises the host with the stream
+// once per new key.
+bool measure(const Call& c) {
+  Call t = c;
+  Scratch scratch;
+  if (c.beta != 0.f) {
+    const size_t esz = c.epi.c_f32 ? 4 : dtype_size(c.dt);
+    const int64_t span = (c.batch - 1) * c.sC + (c.M - 1) * c.ldc + c.N;  // elements from C's first
+    scratch.device = c.device;
+    scratch.bytes = size_t(span) * esz;
+    scratch.p = ie::cuda::malloc(scratch.bytes, c.device);
+    check(cudaMemsetAsync(scratch.p, 0, scratch.bytes, stream(c.device)), "cudaMemsetAsync (gemm auto-tuning)");
+    t.C = scratch.p;
+  }
+  cudaStream_t st = stream(c.device);
+  Events ev;
+  // Warm-up: the first cuBLAS call of a shape may load kernels and pick an algorithm.
+  run_ours(t);
+  if (!run_cublas(t)) return false;
+  float ms_ours = 0.f, ms_cublas = 0.f;
+  for (int reps : {1, 10}) {
+    check(cudaEventRecord(ev.e[0], st), "cudaEventRecord");
+    for (int r = 0; r < reps; ++r) run_ours(t);
+    check(cudaEventRecord(ev.e[1], st), "cudaEventRecord");
+    for (int r = 0; r < reps; ++r) run_cublas(t);
+    check(cudaEventRecord(ev.e[2], st), "cudaEventRecord");
+    check(cudaEventSynchronize(ev.e[2]), "cudaEventSynchronize (gemm auto-tuning)");
+    check(cudaEventElapsedTime(&ms_ours, ev.e[0], ev.e[1]), "cudaEventElapsedTime");
+    check(cudaEventElapsedTime(&ms_cublas, ev.e[1], ev.e[2]), "cudaEventElapsedTime");
+    // One repetition is a fair reading for GEMMs of a millisecond or more; shorter ones get ten.
+    if (ms_ours + ms_cublas >= 1.f) break;
+  }
+  return ms_cublas < 0.97f * ms_ours;
+}
+
+// The auto choice for the call: cached, else measured (not while the stream is being captured
+// into a CUDA graph: then ours, not cached, so a later uncaptured call measures).
+bool auto_chooses_cublas(const Call& c) {
+  Tune& tn = tune(c.device);
+  const Key k = key_of(c);
+  {
+    std::lock_guard<std::mutex> lk(tn.mu);
+    auto it = tn.cublas_wins.find(k);
+    if (it != tn.cublas_wins.end()) return it->second;
+  }
+  cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream(c.device), &cs) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (cs != cudaStreamCaptureStatusNone) return false;
+  bool choice = false;
+  try {
+    choice = measure(c);
+  } catch (const ie::Error&) {
+    choice = false;  // cuBLAS failed on this shape (or timing did): ours
+  }
+  std::lock_guard<std::mutex> lk(tn.mu);
+  tn.cublas_wins[k] = choice;
+  ++tn.stats.measurements;
+  return choice;
+}
+
+void count(int device, bool cublas_ran) {
+  Tune& tn = tune(device);
+  std::lock_guard<std::mutex> lk(tn.mu);
+  ++(cublas_ran ? tn.stats.cublas_calls : tn.stats.ours_calls);
+}
+
+}  // namespace
+
+GemmBackend gemm_backend() {
+  read_env();
+  return GemmBackend(g_mode.load());
+}
+
+void set_gemm_backend(GemmBackend b) {
+  read_env();
+  g_mode.store(int(b));
+}
+
+std::string gemm_backend_info(int device) {
+  try {
+    read_env();
+    const std::string lib = cublas::load_info();
+    if (!cublas::available()) {
+      std::string s = "ours (" + lib + ")";
+      if (!g_env_note.empty()) s += "; " + g_env_note;
+      return s;
+    }
+    const GemmBackend mode = gemm_backend();
+    std::string s = lib + "; " + mode_name(mode);
+    if (!g_env_note.empty()) s += " (" + g_env_note + ")";
+    if (device >= 0 && device < kMaxDevices) {
+      const GemmBackendStats st = gemm_backend_stats(device);
+      if (st.measurements > 0)
+        s += "; cuda:" + std::to_string(device) + ": " + std::to_string(st.cached) + " shapes measured, " +
+             std::to_string(st.cached_cublas) + " to cublas";
+      const std::string he = cublas::handle_error(device);
+      if (!he.empty()) s += "; cuda:" + std::to_string(device) + " uses ours: " + he;
+    }
+    return s;
+  } catch (const std::exception& e) {
+    return std::string("ours (") + e.what() + ")";
+  }
+}
+
+GemmBackendStats gemm_backend_stats(int device) {
+  if (device < 0 || device >= kMaxDevices) return {};
+  Tune& tn = tune(device);
+  std::lock_guard<std::mutex> lk(tn.mu);
+  GemmBackendStats s = tn.stats;
+  s.cached = int64_t(tn.cublas_wins.size());
+  s.cached_cublas = 0;
+  for (const auto& kv : tn.cublas_wins) s.cached_cublas += kv.second ? 1 : 0;
+  return s;
+}
+
+void gemm_backend_reset(int device) {
+  if (device < 0 || device >= kMaxDevices) return;
+  Tune& tn = tune(device);
+  std::lock_guard<std::mutex> lk(tn.mu);
+  tn.cublas_wins.clear();
+  tn.stats = GemmBackendStats{};
+}
+
 void gemm(DType dt, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
           int64_t lda, int64_t strideA, const void* B, int64_t ldb, int64_t strideB, float beta, void* C,
           int64_t ldc, int64_t strideC, int64_t batch, int device, const GemmEpilogue& epi) {
   if (M <= 0 || N <= 0 || batch <= 0) return;
   if (K < 0) K = 0;
-  GemmArgs g{M, N, K, alpha, beta, A, lda, strideA, B, ldb, strideB, C, ldc, strideC, batch,
-             epi.bias_mode == GemmBias::None ? nullptr : epi.bias,
-             epi.bias && epi.bias_mode != GemmBias::None ? int(epi.bias_mode) : 0, 0, 0};
-  cudaStream_t st = stream(device);
-  dispatch_float(dt, "gemm", [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_same_v<T, float>) {
-      // 128×128 tiles unless that leaves SMs idle.
-      const int64_t big = ((M + 127) / 128) * ((N + 127) / 128) * batch;
-      if (big >= int64_t(sm_count(device))) launch_sgemm<128, 128>(g, transA, transB, st);
-      else launch_sgemm<64, 64>(g, transA, transB, st);
-    } else {
-      if (epi.c_f32) launch_hgemm<T, float>(g, transA, transB, st);
-      else launch_hgemm<T, T>(g, transA, transB, st);
+  const Call c{dt, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batch,
+               epi, device};
+  const GemmBackend mode = gemm_backend();
+  if (mode != GemmBackend::Ours && cublas_can_take(c)) {
+    const bool want = mode == GemmBackend::Cublas || auto_chooses_cublas(c);
+    if (want && run_cublas(c)) {
+      count(device, true);
+      return;
     }
-  });
+  }
+  run_ours(c);
+  count(device, false);
 }
 
 void column_sums(DType dt, const void* x, int64_t M, int64_t N, void* out, bool accumulate, int device) {
