@@ -78,6 +78,13 @@ if [ ! -e node_modules ] && [ -f .gpu/node_modules.tar.xz ]; then
   ln -s /tmp/ie-node/node_modules node_modules
 fi
 [ -d .gpu/shared/parity ] && export IE_SHARED_DIR=$ROOT/.gpu/shared
+# cuBLAS for the GEMM backend choice (native/src/cuda/cublas_loader.cu): PyTorch's wheels ship it
+# in site-packages/nvidia/cu13/lib (CUDA 13) or nvidia/cublas/lib (CUDA 12).
+if [ -z "${INSTRUCTEDIT_CUBLAS_DIRS:-}" ]; then
+  INSTRUCTEDIT_CUBLAS_DIRS="$(python3 -c 'import os, nvidia; print(":".join(d for p in nvidia.__path__ for d in (p + "/cu13/lib", p + "/cublas/lib") if os.path.isdir(d)))' 2>/dev/null)"
+  export INSTRUCTEDIT_CUBLAS_DIRS
+fi
+echo "INSTRUCTEDIT_CUBLAS_DIRS=${INSTRUCTEDIT_CUBLAS_DIRS:-} INSTRUCTEDIT_GEMM=${INSTRUCTEDIT_GEMM:-auto}" | tee -a "$OUT/env.txt"
 HAVE_NODE=0
 if command -v node >/dev/null && [ -d node_modules/vitest ] && [ -d node_modules/node-api-headers ]; then HAVE_NODE=1; fi
 echo "node: $(command -v node >/dev/null && node --version || echo none); vitest: $HAVE_NODE; IE_SHARED_DIR=${IE_SHARED_DIR:-unset}" | tee -a "$OUT/env.txt"

@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "harness.h"
+
+#if defined(IE_WITH_CUDA)  // calls the kernels' entry points directly
 #include "cuda/conv2d.h"
 #include "cuda/gemm.h"
 #include "harness.h"
@@ -520,3 +523,7 @@ IE_TEST(cuda_gemm, validation) {
   IE_EXPECT(iet::throws_with([&] { ie::ops::matmul(xi, xi, false, true); }, "must be float32, float16 or bfloat16"),
             "int32 matmul on cuda must be refused");
 }
+
+#else
+IE_TEST(cuda_gemm, built_without_cuda) { iet::cuda_device_or_skip(); }
+#endif
