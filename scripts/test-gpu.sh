@@ -18,7 +18,10 @@
 #
 # Environment: IE_GPU_BUILD_DIR (build-gpu), IE_CUDA_ARCHS (90), IE_GPU_BUDGET (seconds for the
 # whole run, default 540: phases are cut short to finish inside it), IE_GPU_COMPILE=0 (skip the
-# torch.compile rows), IE_GPU_JOBS (build parallelism, default nproc).
+# torch.compile rows), IE_GPU_JOBS (build parallelism, default nproc); for iterating on failures:
+# IE_GPU_SUITES (native suites to run, e.g. "cuda_attention cuda_gemm"; no CPU suites then),
+# IE_GPU_VITEST (vitest files, or "none"), IE_GPU_BENCH_ONLY (ie_bench_gpu's
+# --only list, e.g. "unet,kernels").
 set -u
 set -o pipefail
 
@@ -168,6 +171,8 @@ run_suites() {
 SUITES=$(ls tests/native/test_*.cc | sed 's#.*/test_##; s#\.cc$##' | sort)
 CUDA_SUITES=$(echo "$SUITES" | grep '^cuda_' || true)
 CPU_SUITES=$(echo "$SUITES" | grep -v '^cuda_' || true)
+# Iterating on a few suites: IE_GPU_SUITES="cuda_attention cuda_gemm" runs only those (no CPU suites).
+if [ -n "${IE_GPU_SUITES:-}" ]; then CUDA_SUITES=$IE_GPU_SUITES; CPU_SUITES=""; fi
 : >"$OUT/native-tests.log"
 
 if do_test && [ $BUILD_OK = 1 ]; then
@@ -175,9 +180,11 @@ if do_test && [ $BUILD_OK = 1 ]; then
   # shellcheck disable=SC2086
   run_suites $CUDA_SUITES
 
-  VITEST_FILES="tests/ops.test.ts tests/gpu.test.ts tests/unet.test.ts"
+  VITEST_FILES=${IE_GPU_VITEST:-tests/ops.test.ts tests/gpu.test.ts tests/unet.test.ts}
   note "vitest $VITEST_FILES"
-  if [ $HAVE_NODE = 1 ] && [ -f build/Release/instructedit.node ]; then
+  if [ "$VITEST_FILES" = none ]; then
+    status vitest "vitest" "not run" "" "" "" "" "IE_GPU_VITEST=none"
+  elif [ $HAVE_NODE = 1 ] && [ -f build/Release/instructedit.node ]; then
     t1=$SECONDS
     b=$(left); [ "$b" -gt 300 ] && b=300
     timeout --kill-after=10 "$b" node node_modules/vitest/vitest.mjs run $VITEST_FILES --reporter=verbose --no-color \
@@ -204,7 +211,9 @@ if do_bench; then
   note "benchmark: instructedit (ie_bench_gpu)"
   if [ $BUILD_OK = 1 ] && [ -x "$BUILD/ie_bench_gpu" ]; then
     b=$(left); [ "$b" -gt 150 ] && b=150; [ "$b" -lt 10 ] && b=10
-    timeout --kill-after=10 "$b" "$BUILD/ie_bench_gpu" >"$OUT/bench-ours.jsonl" 2>>"$OUT/bench.err" \
+    BENCH_ARGS=()
+    [ -n "${IE_GPU_BENCH_ONLY:-}" ] && BENCH_ARGS+=(--only "$IE_GPU_BENCH_ONLY")
+    timeout --kill-after=10 "$b" "$BUILD/ie_bench_gpu" "${BENCH_ARGS[@]}" >"$OUT/bench-ours.jsonl" 2>>"$OUT/bench.err" \
       || echo "ie_bench_gpu exited $? (see bench.err)"
   else
     echo '{"name": "device", "impl": "instructedit", "status": "not built"}' >"$OUT/bench-ours.jsonl"
