@@ -2,10 +2,8 @@
 #include <vector>
 
 #include "cpu/gather_rows.h"
-#include "ops/common.h"
-#if defined(IE_WITH_CUDA)
 #include "cuda/gather_rows.h"
-#endif
+#include "ops/common.h"
 
 namespace ie::ops {
 using namespace detail;
