@@ -186,17 +186,27 @@ void bench_kernels() {
         timed_row(name, d.dtype, ms, 2.0 * c.N * c.C * c.H * c.W * c.C * 9, 0);
       });
     }
+  // attn_fwd_*: the default forward (tensor cores for float16/bfloat16 at these head dims);
+  // attn_fwd_*_simt: the float32-SIMT kernel on the same inputs (INSTRUCTEDIT_ATTENTION=simt), an
+  // instructedit-only A/B row with no torch peer.
   for (const Attn& a : kAttnFwd)
-    for (const Dt& d : kHalfDts) {
-      std::string name = "attn_fwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +
-                         shape_tag({a.Lq, a.Lk}) + "_d" + std::to_string(a.D) + "_" + d.tag;
-      row(name, [&] {
-        Tensor q = rnd({a.B, a.Lq, a.H * a.D}, d.dtype), k = rnd({a.B, a.Lk, a.H * a.D}, d.dtype),
-               v = rnd({a.B, a.Lk, a.H * a.D}, d.dtype);
-        double ms = time_ms([&] { ie::ops::attention(q, k, v, a.H, 0.0, false); });
-        timed_row(name, d.dtype, ms, 4.0 * a.B * a.H * a.Lq * a.Lk * a.D, 0);
-      });
-    }
+    for (const Dt& d : kHalfDts)
+      for (bool simt : {false, true}) {
+        std::string name = "attn_fwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +
+                           shape_tag({a.Lq, a.Lk}) + "_d" + std::to_string(a.D) + "_" + d.tag + (simt ? "_simt" : "");
+        const char* prev = std::getenv("INSTRUCTEDIT_ATTENTION");
+        const std::string saved = prev ? prev : "";
+        if (simt) setenv("INSTRUCTEDIT_ATTENTION", "simt", 1);
+        else unsetenv("INSTRUCTEDIT_ATTENTION");
+        row(name, [&] {
+          Tensor q = rnd({a.B, a.Lq, a.H * a.D}, d.dtype), k = rnd({a.B, a.Lk, a.H * a.D}, d.dtype),
+                 v = rnd({a.B, a.Lk, a.H * a.D}, d.dtype);
+          double ms = time_ms([&] { ie::ops::attention(q, k, v, a.H, 0.0, false); });  // syncs the stream
+          timed_row(name, d.dtype, ms, 4.0 * a.B * a.H * a.Lq * a.Lk * a.D, 0);
+        });
+        if (prev) setenv("INSTRUCTEDIT_ATTENTION", saved.c_str(), 1);
+        else unsetenv("INSTRUCTEDIT_ATTENTION");
+      }
   for (const Attn& a : kAttnBwd)
     for (const Dt& d : kHalfDts) {
       std::string name = "attn_bwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +

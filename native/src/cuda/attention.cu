@@ -15,11 +15,16 @@
 //     P = exp(S − lse), dS = P∘(dO·Vᵀ − Dv); dV += Pᵀ·dO, dK += dSᵀ·(scale·Q);
 //   dQ: a CTA per (b, h, 32-query block) loops over 32-key blocks: dQ += dS·K, times scale.
 // Causal (Lq == Lk): query i sees keys j ≤ i; whole blocks past the diagonal are skipped.
-// Later, faster: tensor-core mma.sync/wgmma tiles with fp16/bf16 operands (fp32 accumulators),
+// float16/bfloat16 forwards with D in {32, 40, 64, 80, 96, 128, 160} go to the tensor-core kernel
+// (attention_tc.cu) unless INSTRUCTEDIT_ATTENTION=simt (read at every call: A/B checks, tests).
+// Later, faster: a tensor-core backward (mma.sync/wgmma, fp16/bf16 operands, fp32 accumulators),
 // cp.async double buffering of K/V, exp2 with log2(e)-prescaled scores, one fused dQ/dK/dV pass.
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "cuda/attention.h"
+#include "cuda/attention_tc.cuh"
 #include "cuda/common.cuh"
 
 namespace ie::cuda {
@@ -408,9 +413,17 @@ void allow_smem(K kernel, size_t bytes, const char* what) {
 
 int64_t attention_backward_tmp(int64_t B, int64_t H, int64_t Lq) { return B * H * Lq; }
 
+bool attention_forward_uses_tc(DType dt, int64_t D) {
+  const char* env = std::getenv("INSTRUCTEDIT_ATTENTION");
+  if (env && std::strcmp(env, "simt") == 0) return false;
+  return attention_tc_supported(dt, D);
+}
+
 void attention_forward(DType dt, const void* q, const void* k, const void* v, void* out, float* lse, int64_t B,
                        int64_t H, int64_t Lq, int64_t Lk, int64_t D, float scale, bool causal, int device) {
   if (B <= 0 || H <= 0 || Lq <= 0 || D <= 0 || Lk <= 0) return;
+  if (attention_forward_uses_tc(dt, D))
+    return attention_forward_tc(dt, q, k, v, out, lse, B, H, Lq, Lk, D, scale, causal, device);
   dispatch_float(dt, "attention", [&](auto tag) {
     using T = decltype(tag);
     dispatch_head_dim(D, "attention", [&](auto dm) {
