@@ -8,13 +8,14 @@
 // Each shape covers odd sizes that do not fill the 64-query/64-key forward tiles and the 32×32
 // backward tiles, and head dims inside and at the edge of every head-dim bucket.
 //
-// Two forward kernels: float16/bfloat16 with D in {32, 40, 64, 80, 96, 128, 160} take the tensor-core
-// kernel (attention_tc.cu: 16-bit operands, P rounded to the storage type before P·V, float32
-// accumulation), everything else the float32 SIMT kernel. For those cases check_case runs the forward
-// on both (INSTRUCTEDIT_ATTENTION=simt forces SIMT) and names the path ("tc" / "simt") in failures;
-// the same tolerances hold for both: rounding P to float16 (2^-11) or bfloat16 (2^-8) relative per
-// weight averages out far below 1e-2 / 2e-2 (tests/emulation/attention_mma_emu.py measures ~3e-4 for
-// float16 and ~2e-3 for bfloat16, the output's own rounding included).
+// Two kernel sets: float16/bfloat16 with D in {32, 40, 64, 80, 96, 128, 160} take the tensor-core
+// kernels (attention_tc.cu: 16-bit operands, P and dS rounded to the storage type before the second
+// products, float32 accumulation), everything else the float32 SIMT kernels. For those cases
+// check_case runs forward and backward on both (INSTRUCTEDIT_ATTENTION=simt forces SIMT) and names
+// the path ("tc" / "simt") in failures; the same tolerances hold for both: rounding P/dS to float16
+// (2^-11) or bfloat16 (2^-8) relative per element averages out far below 1e-2 / 2e-2
+// (tests/emulation/attention_mma_emu.py measures ~3e-4 for float16 and ~3e-3 for bfloat16, the
+// outputs' own rounding included).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -91,8 +92,8 @@ struct Shape {
   bool causal;
 };
 
-// Forward kernel selection for a scope: simt = true sets INSTRUCTEDIT_ATTENTION=simt (the SIMT
-// kernel for every dtype), false clears it (the tensor-core kernel where it applies). The stream is
+// Kernel selection for a scope: simt = true sets INSTRUCTEDIT_ATTENTION=simt (the SIMT forward and
+// backward for every dtype), false clears it (the tensor-core kernels where they apply). The stream is
 // drained on entry and exit so every launch sees the setting of its own scope; the previous value
 // is restored.
 class ForwardPath {
@@ -122,11 +123,11 @@ class ForwardPath {
   std::string old_;
 };
 
-// Whether the default forward of (dt, D) is the tensor-core kernel.
+// Whether the default forward/backward of (dt, D) are the tensor-core kernels.
 bool tc_applies(DType dt, int64_t D) {
 #ifdef IE_WITH_CUDA
   ForwardPath path(false);
-  return ie::cuda::attention_forward_uses_tc(dt, D);
+  return ie::cuda::attention_uses_tc(dt, D);
 #else
   (void)dt;
   (void)D;
@@ -227,11 +228,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// Forward vs float64 (on each forward kernel that applies: "tc" and "simt" for float16/bfloat16 with
-// a tensor-core head dim), backward vs float64 gradients, for each dtype in `dtypes`; the backward
-// is run twice and must give the same bits (no atomics). backward = false: forward only (the long
-// SD shapes, whose float64 backward reference would take minutes). misaligned: q/k/v start 2 bytes
-// past a 16-byte boundary.
+// Forward vs float64 and backward vs float64 gradients, on each kernel path that applies ("tc" and
+// "simt" for float16/bfloat16 with a tensor-core head dim, else "simt"), for each dtype in `dtypes`;
+// the backward is run twice and must give the same bits (no atomics). backward = false: forward
+// only (the long SD shapes, whose float64 backward reference would take minutes). misaligned:
+// q/k/v/dout start 2 bytes past a 16-byte boundary.
 void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
                 std::initializer_list<DType> dtypes = {DType::F32, DType::F16, DType::BF16}, bool backward = true,
                 bool misaligned = false) {
@@ -245,41 +246,41 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
                         dod = iet::to_double(dout);
     std::vector<double> out_ref, lse_ref, dq_ref, dk_ref, dv_ref;
     ref_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
+    if (backward) ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
 
     auto up = misaligned ? upload_misaligned : upload;
     ie::Tensor Q = up(q, {s.B, s.Lq, HD}, dt), K = up(k, {s.B, s.Lk, HD}, dt), V = up(v, {s.B, s.Lk, HD}, dt);
+    ie::Tensor DO = backward ? up(dout, {s.B, s.Lq, HD}, dt) : ie::Tensor();
     const size_t es = ie::dtype_size(dt);
     const bool tc = tc_applies(dt, s.D);
-    ops::AttentionOut o;
     for (bool simt : {false, true}) {
       if (simt && !tc) break;  // one kernel applies: the default run was it
-      const std::string path = std::string(tc && !simt ? "tc" : "simt") + (misaligned ? " misaligned" : "");
+      const std::string path = std::string(" [") + (tc && !simt ? "tc" : "simt") + (misaligned ? " misaligned" : "") + "]";
       ForwardPath fp(simt);
       poison_cache({nq * es, nl * 4});
-      ops::AttentionOut r = ops::attention(Q, K, V, s.H, s.scale, s.causal);
-      IE_EXPECT(r.out.dtype() == dt && r.lse.dtype() == DType::F32 && r.lse.shape() == ie::Shape({s.B, s.H, s.Lq}),
-                describe(s, dt, "out takes q's dtype; lse is float32 [B, H, Lq]") + " [" + path + "]");
-      IE_EXPECT_REL(iet::rel_error(download(r.out), out_ref), tol(dt), describe(s, dt, "out") + " [" + path + "]");
-      IE_EXPECT_REL(iet::rel_error(download(r.lse), lse_ref), dt == DType::F32 ? 1e-5 : tol(dt),
-                    describe(s, dt, "lse") + " [" + path + "]");
-      if (!simt) o = r;  // the backward reads the default path's out
+      ops::AttentionOut o = ops::attention(Q, K, V, s.H, s.scale, s.causal);
+      IE_EXPECT(o.out.dtype() == dt && o.lse.dtype() == DType::F32 && o.lse.shape() == ie::Shape({s.B, s.H, s.Lq}),
+                describe(s, dt, "out takes q's dtype; lse is float32 [B, H, Lq]") + path);
+      IE_EXPECT_REL(iet::rel_error(download(o.out), out_ref), tol(dt), describe(s, dt, "out") + path);
+      IE_EXPECT_REL(iet::rel_error(download(o.lse), lse_ref), dt == DType::F32 ? 1e-5 : tol(dt),
+                    describe(s, dt, "lse") + path);
+      if (!backward) continue;
+
+      // The backward on the same path, from this path's out/lse. float16/bfloat16: `out` was rounded
+      // when stored, and D_i = Σ dO·O reads it back; that perturbs dq/dk by about the output's
+      // rounding, inside the stated tolerance. The tensor-core backward also rounds P and dS to the
+      // storage type before the dV/dK/dQ products (the emulator measures ~3e-4 f16, ~3e-3 bf16).
+      poison_cache({nq * es, nk * es, nl * 4});
+      ops::AttentionGrads g = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
+      std::vector<float> dq = download(g.dq), dk = download(g.dk), dv = download(g.dv);
+      IE_EXPECT_REL(iet::rel_error(dq, dq_ref), tol(dt), describe(s, dt, "dq") + path);
+      IE_EXPECT_REL(iet::rel_error(dk, dk_ref), tol(dt), describe(s, dt, "dk") + path);
+      IE_EXPECT_REL(iet::rel_error(dv, dv_ref), tol(dt), describe(s, dt, "dv") + path);
+
+      ops::AttentionGrads g2 = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
+      IE_EXPECT(same_bits(dq, download(g2.dq)) && same_bits(dk, download(g2.dk)) && same_bits(dv, download(g2.dv)),
+                describe(s, dt, "backward is deterministic (two calls, same bits)") + path);
     }
-    if (!backward) continue;
-
-    ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
-    ie::Tensor DO = up(dout, {s.B, s.Lq, HD}, dt);
-    poison_cache({nq * es, nk * es, nl * 4});
-    ops::AttentionGrads g = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
-    std::vector<float> dq = download(g.dq), dk = download(g.dk), dv = download(g.dv);
-    // float16/bfloat16: `out` was rounded when stored, and D_i = Σ dO·O reads it back; that
-    // perturbs dq/dk by about the output's rounding, inside the stated tolerance.
-    IE_EXPECT_REL(iet::rel_error(dq, dq_ref), tol(dt), describe(s, dt, "dq"));
-    IE_EXPECT_REL(iet::rel_error(dk, dk_ref), tol(dt), describe(s, dt, "dk"));
-    IE_EXPECT_REL(iet::rel_error(dv, dv_ref), tol(dt), describe(s, dt, "dv"));
-
-    ops::AttentionGrads g2 = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
-    IE_EXPECT(same_bits(dq, download(g2.dq)) && same_bits(dk, download(g2.dk)) && same_bits(dv, download(g2.dv)),
-              describe(s, dt, "backward is deterministic (two calls, same bits)"));
   }
 }
 
@@ -369,10 +370,10 @@ IE_TEST(cuda_attention, validation) {
 
 IE_TEST(cuda_attention, tensor_core_dispatch) {
   if (!iet::cuda_device_or_skip()) return;
-  // Which forward kernel a (dtype, head dim) takes; INSTRUCTEDIT_ATTENTION=simt forces the SIMT one.
+  // Which kernels a (dtype, head dim) takes; INSTRUCTEDIT_ATTENTION=simt forces the SIMT ones.
   for (int64_t D : {32, 40, 64, 80, 96, 128, 160}) {
     IE_EXPECT(tc_applies(DType::F16, D) && tc_applies(DType::BF16, D),
-              "cuda attention: float16/bfloat16 D=" + std::to_string(D) + " take the tensor-core forward");
+              "cuda attention: float16/bfloat16 D=" + std::to_string(D) + " take the tensor-core kernels");
     IE_EXPECT(!tc_applies(DType::F32, D), "cuda attention: float32 D=" + std::to_string(D) + " stays SIMT");
   }
   for (int64_t D : {1, 8, 16, 24, 33, 48, 100, 200, 256})
@@ -380,7 +381,7 @@ IE_TEST(cuda_attention, tensor_core_dispatch) {
 #ifdef IE_WITH_CUDA
   {
     ForwardPath simt(true);
-    IE_EXPECT(!ie::cuda::attention_forward_uses_tc(DType::F16, 40), "INSTRUCTEDIT_ATTENTION=simt forces SIMT");
+    IE_EXPECT(!ie::cuda::attention_uses_tc(DType::F16, 40), "INSTRUCTEDIT_ATTENTION=simt forces SIMT");
   }
 #endif
 }
@@ -389,7 +390,8 @@ IE_TEST(cuda_attention, tensor_core_sd_shapes) {
   if (!iet::cuda_device_or_skip()) return;
   // SD1.5 UNet attention at 64×64 latents, batch and heads reduced (B=1, H=2): self-attention at
   // 4096 tokens D=40, 1024 tokens D=80, 256 tokens D=160, and cross-attention to 77 text tokens.
-  // Forward only, both kernels (the float64 backward reference of 4096² would take minutes).
+  // Forward only, both paths (the float64 backward reference of 4096² would take minutes); the
+  // backward at SD-like sizes in tensor_core_backward.
   const std::initializer_list<DType> half = {DType::F16, DType::BF16};
   check_case({1, 2, 4096, 4096, 40, inv_sqrt(40), false}, 7000, 1.f, half, false);
   check_case({1, 2, 1024, 1024, 80, inv_sqrt(80), false}, 7010, 1.f, half, false);
@@ -402,11 +404,12 @@ IE_TEST(cuda_attention, tensor_core_sd_shapes) {
 IE_TEST(cuda_attention, tensor_core_tails) {
   if (!iet::cuda_device_or_skip()) return;
   const std::initializer_list<DType> half = {DType::F16, DType::BF16};
-  // every tensor-core head dim: Lq, Lk tails of the 64-query / 64-key tiles, causal
+  // every tensor-core head dim: Lq, Lk tails of the 64-query / 64-key forward tiles and of the
+  // 64 × 32 backward tiles, causal; forward and backward
   uint64_t seed = 8000;
   for (int64_t D : {32, 40, 64, 80, 96, 128, 160}) {
-    check_case({2, 3, 70, 77, D, inv_sqrt(D), false}, seed, 1.f, half, false);
-    check_case({1, 2, 77, 77, D, inv_sqrt(D), true}, seed + 1, 1.f, half, false);
+    check_case({2, 3, 70, 77, D, inv_sqrt(D), false}, seed, 1.f, half);
+    check_case({1, 2, 77, 77, D, inv_sqrt(D), true}, seed + 1, 1.f, half);
     seed += 10;
   }
   check_case({1, 1, 1, 1, 32, inv_sqrt(32), false}, 8100, 1.f, half);   // one query, one key
@@ -422,9 +425,20 @@ IE_TEST(cuda_attention, tensor_core_tails) {
 
 IE_TEST(cuda_attention, tensor_core_misaligned) {
   if (!iet::cuda_device_or_skip()) return;
-  // q/k/v 2 bytes past a 16-byte boundary: element loads and stores instead of cp.async/uint4.
+  // q/k/v(/dout) 2 bytes past a 16-byte boundary: element loads and stores instead of cp.async/uint4.
   const std::initializer_list<DType> half = {DType::F16, DType::BF16};
   check_case({2, 3, 70, 77, 40, inv_sqrt(40), false}, 9000, 1.f, half, false, true);
   check_case({1, 2, 77, 77, 64, inv_sqrt(64), true}, 9010, 1.f, half, false, true);
   check_case({1, 2, 130, 65, 160, inv_sqrt(160), false}, 9020, 1.f, half, true, true);
+}
+
+IE_TEST(cuda_attention, tensor_core_backward) {
+  if (!iet::cuda_device_or_skip()) return;
+  // Backward (and forward) at SD-like sizes, both paths: several 64-key / 32-query blocks per CTA.
+  const std::initializer_list<DType> half = {DType::F16, DType::BF16};
+  check_case({1, 2, 1024, 1024, 40, inv_sqrt(40), false}, 9500, 1.f, half);
+  check_case({1, 2, 1024, 77, 40, inv_sqrt(40), false}, 9510, 1.f, half);
+  check_case({1, 2, 256, 256, 160, inv_sqrt(160), false}, 9520, 1.f, half);
+  check_case({1, 2, 256, 77, 80, inv_sqrt(80), false}, 9530, 1.f, half);
+  check_case({1, 2, 300, 300, 64, inv_sqrt(64), true}, 9540, 2.f, half);
 }
