@@ -255,7 +255,8 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
     const bool tc = tc_applies(dt, s.D);
     for (bool simt : {false, true}) {
       if (simt && !tc) break;  // one kernel applies: the default run was it
-      const std::string path = std::string(" [") + (tc && !simt ? "tc" : "simt") + (misaligned ? " misaligned" : "") + "]";
+      const std::string path =
+          std::string(" [") + (tc && !simt ? "tc" : "simt") + (misaligned ? " misaligned" : "") + "]";
       ForwardPath fp(simt);
       poison_cache({nq * es, nl * 4});
       ops::AttentionOut o = ops::attention(Q, K, V, s.H, s.scale, s.causal);

@@ -1,4 +1,4 @@
-// Flash-attention forward on tensor cores (FlashAttention-2 structure) for float16/bfloat16:
+// Flash-attention forward and backward on tensor cores (FlashAttention-2 structure) for float16/bfloat16:
 // mma.sync.aligned.m16n8k16.row.col with float32 accumulators, operands from shared memory by
 // ldmatrix, K/V tiles double-buffered with cp.async. Semantics exactly as the SIMT kernel in
 // attention.cu (out = softmax(scale·q·kᵀ [causal mask])·v per head, lse = m + log l float32
@@ -48,10 +48,13 @@
 // tests/emulation/attention_mma_emu.py runs exactly these index formulas against emulated
 // ldmatrix/mma (from the ISA text) and a float64 attention.
 //
+// The backward (further down) uses the same loaders and the same accumulator → A-operand reuse.
+//
 // What a faster version does (not yet): 128-query CTAs (8 warps) for D ≤ 64 so K/V tiles are
 // reused by more rows, splitting the K and V cp.async groups (S = Q·Kᵀ starts while V lands),
 // skipping the mask arithmetic of fully-visible blocks more finely, swizzled shared layouts instead
-// of padding, wgmma + TMA on sm_90a, and a tensor-core backward (the backward is still SIMT).
+// of padding, wgmma + TMA on sm_90a; for the backward, one fused dQ/dK/dV pass (dQ by atomics or a
+// split reduction, which gives up bit-determinism) instead of recomputing S and dP twice.
 #include <cstdint>
 #include <cstring>
 #include <type_traits>

@@ -1,6 +1,7 @@
 // Tensor-core (mma.sync m16n8k16) flash-attention forward and backward for float16/bfloat16, used
-// by ie::cuda::attention_forward / attention_backward (attention.cu) for the head dims they support. Plain C++ declarations;
-// the kernels are in attention_tc.cu. Semantics and layout as native/src/cuda/attention.h.
+// by ie::cuda::attention_forward / attention_backward (attention.cu) for the head dims they support.
+// Plain C++ declarations; the kernels are in attention_tc.cu. Semantics and layout as
+// native/src/cuda/attention.h.
 #pragma once
 #include <cstdint>
 
