@@ -165,6 +165,29 @@ std::string shape_tag(std::initializer_list<int64_t> v) {
   return s;
 }
 
+// INSTRUCTEDIT_ATTENTION=simt (simt) or unset for a scope (rows sync the stream before they end);
+// the previous value is restored.
+class AttnPath {
+ public:
+  explicit AttnPath(bool simt) {
+    const char* e = std::getenv("INSTRUCTEDIT_ATTENTION");
+    had_ = e != nullptr;
+    if (had_) old_ = e;
+    if (simt) setenv("INSTRUCTEDIT_ATTENTION", "simt", 1);
+    else unsetenv("INSTRUCTEDIT_ATTENTION");
+  }
+  ~AttnPath() {
+    if (had_) setenv("INSTRUCTEDIT_ATTENTION", old_.c_str(), 1);
+    else unsetenv("INSTRUCTEDIT_ATTENTION");
+  }
+  AttnPath(const AttnPath&) = delete;
+  AttnPath& operator=(const AttnPath&) = delete;
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
 void bench_kernels() {
   for (const Gemm& g : kGemms)
     for (const Dt& d : kAllDts) {
@@ -186,30 +209,37 @@ void bench_kernels() {
         timed_row(name, d.dtype, ms, 2.0 * c.N * c.C * c.H * c.W * c.C * 9, 0);
       });
     }
+  // attn_{fwd,bwd}_*: the default kernels (tensor cores for float16/bfloat16 at these head dims);
+  // attn_{fwd,bwd}_*_simt: the float32-SIMT kernels on the same shapes (INSTRUCTEDIT_ATTENTION=simt),
+  // instructedit-only A/B rows with no torch peer.
   for (const Attn& a : kAttnFwd)
-    for (const Dt& d : kHalfDts) {
-      std::string name = "attn_fwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +
-                         shape_tag({a.Lq, a.Lk}) + "_d" + std::to_string(a.D) + "_" + d.tag;
-      row(name, [&] {
-        Tensor q = rnd({a.B, a.Lq, a.H * a.D}, d.dtype), k = rnd({a.B, a.Lk, a.H * a.D}, d.dtype),
-               v = rnd({a.B, a.Lk, a.H * a.D}, d.dtype);
-        double ms = time_ms([&] { ie::ops::attention(q, k, v, a.H, 0.0, false); });
-        timed_row(name, d.dtype, ms, 4.0 * a.B * a.H * a.Lq * a.Lk * a.D, 0);
-      });
-    }
+    for (const Dt& d : kHalfDts)
+      for (bool simt : {false, true}) {
+        std::string name = "attn_fwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +
+                           shape_tag({a.Lq, a.Lk}) + "_d" + std::to_string(a.D) + "_" + d.tag + (simt ? "_simt" : "");
+        AttnPath path(simt);
+        row(name, [&] {
+          Tensor q = rnd({a.B, a.Lq, a.H * a.D}, d.dtype), k = rnd({a.B, a.Lk, a.H * a.D}, d.dtype),
+                 v = rnd({a.B, a.Lk, a.H * a.D}, d.dtype);
+          double ms = time_ms([&] { ie::ops::attention(q, k, v, a.H, 0.0, false); });  // syncs the stream
+          timed_row(name, d.dtype, ms, 4.0 * a.B * a.H * a.Lq * a.Lk * a.D, 0);
+        });
+      }
   for (const Attn& a : kAttnBwd)
-    for (const Dt& d : kHalfDts) {
-      std::string name = "attn_bwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +
-                         shape_tag({a.Lq, a.Lk}) + "_d" + std::to_string(a.D) + "_" + d.tag;
-      row(name, [&] {
-        Tensor q = rnd({a.B, a.Lq, a.H * a.D}, d.dtype), k = rnd({a.B, a.Lk, a.H * a.D}, d.dtype),
-               v = rnd({a.B, a.Lk, a.H * a.D}, d.dtype), dout = rnd({a.B, a.Lq, a.H * a.D}, d.dtype);
-        ie::ops::AttentionOut fw = ie::ops::attention(q, k, v, a.H, 0.0, false);
-        double ms = time_ms([&] { ie::ops::attention_backward(q, k, v, fw.out, fw.lse, dout, a.H, 0.0, false); });
-        // FlashAttention convention: backward = 2.5x the forward's 4·B·H·Lq·Lk·D (it recomputes S)
-        timed_row(name, d.dtype, ms, 10.0 * a.B * a.H * a.Lq * a.Lk * a.D, 0);
-      });
-    }
+    for (const Dt& d : kHalfDts)
+      for (bool simt : {false, true}) {  // _simt: as the forward rows
+        std::string name = "attn_bwd_b" + std::to_string(a.B) + "h" + std::to_string(a.H) + "_" +
+                           shape_tag({a.Lq, a.Lk}) + "_d" + std::to_string(a.D) + "_" + d.tag + (simt ? "_simt" : "");
+        AttnPath path(simt);
+        row(name, [&] {
+          Tensor q = rnd({a.B, a.Lq, a.H * a.D}, d.dtype), k = rnd({a.B, a.Lk, a.H * a.D}, d.dtype),
+                 v = rnd({a.B, a.Lk, a.H * a.D}, d.dtype), dout = rnd({a.B, a.Lq, a.H * a.D}, d.dtype);
+          ie::ops::AttentionOut fw = ie::ops::attention(q, k, v, a.H, 0.0, false);
+          double ms = time_ms([&] { ie::ops::attention_backward(q, k, v, fw.out, fw.lse, dout, a.H, 0.0, false); });
+          // FlashAttention convention: backward = 2.5x the forward's 4·B·H·Lq·Lk·D (it recomputes S)
+          timed_row(name, d.dtype, ms, 10.0 * a.B * a.H * a.Lq * a.Lk * a.D, 0);
+        });
+      }
   for (const Conv& c : kGroupNorms)
     for (const Dt& d : kAllDts) {
       std::string name = "groupnorm_silu_" + shape_tag({c.N, c.C, c.H, c.W}) + "_" + d.tag;

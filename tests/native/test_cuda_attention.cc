@@ -7,14 +7,25 @@
 // so what remains is the rounding of the outputs (and of `out`, which the backward reads back).
 // Each shape covers odd sizes that do not fill the 64-query/64-key forward tiles and the 32×32
 // backward tiles, and head dims inside and at the edge of every head-dim bucket.
+//
+// Two kernel sets: float16/bfloat16 with D in {32, 40, 64, 80, 96, 128, 160} take the tensor-core
+// kernels (attention_tc.cu: 16-bit operands, P and dS rounded to the storage type before the second
+// products, float32 accumulation), everything else the float32 SIMT kernels. For those cases
+// check_case runs forward and backward on both (INSTRUCTEDIT_ATTENTION=simt forces SIMT) and names
+// the path ("tc" / "simt") in failures; the same tolerances hold for both: rounding P/dS to float16
+// (2^-11) or bfloat16 (2^-8) relative per element averages out far below 1e-2 / 2e-2
+// (tests/emulation/attention_mma_emu.py measures ~3e-4 for float16 and ~3e-3 for bfloat16, the
+// outputs' own rounding included).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "cuda/attention.h"
 #include "harness.h"
 #include "ie/half.h"
 #include "ie/ops.h"
@@ -45,6 +56,13 @@ ie::Tensor upload(const std::vector<float>& v, const ie::Shape& shape, DType t) 
   for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
   return ops::from_host(h.data(), h.size() * 2, shape, t, kGpu);
 }
+// The same data in a tensor whose storage starts one element past an allocation (2-byte aligned
+// only): the tensor-core kernel's element-load path.
+ie::Tensor upload_misaligned(const std::vector<float>& v, const ie::Shape& shape, DType t) {
+  std::vector<float> pad(v.size() + 1, 0.f);
+  std::copy(v.begin(), v.end(), pad.begin() + 1);
+  return upload(pad, {int64_t(pad.size())}, t).view(1, shape);
+}
 std::vector<float> download(const ie::Tensor& t) {
   std::vector<float> v(size_t(t.numel()));
   if (t.dtype() == DType::F32) {
@@ -73,6 +91,49 @@ struct Shape {
   float scale;
   bool causal;
 };
+
+// Kernel selection for a scope: simt = true sets INSTRUCTEDIT_ATTENTION=simt (the SIMT forward and
+// backward for every dtype), false clears it (the tensor-core kernels where they apply). The stream is
+// drained on entry and exit so every launch sees the setting of its own scope; the previous value
+// is restored.
+class ForwardPath {
+ public:
+  explicit ForwardPath(bool simt) {
+    ie::stream_for(kGpu).sync();
+    const char* e = std::getenv(kVar);
+    had_ = e != nullptr;
+    if (had_) old_ = e;
+    if (simt) setenv(kVar, "simt", 1);
+    else unsetenv(kVar);
+  }
+  ~ForwardPath() {
+    try {
+      ie::stream_for(kGpu).sync();
+    } catch (...) {  // a fault is reported by the next sync of the test itself
+    }
+    if (had_) setenv(kVar, old_.c_str(), 1);
+    else unsetenv(kVar);
+  }
+  ForwardPath(const ForwardPath&) = delete;
+  ForwardPath& operator=(const ForwardPath&) = delete;
+
+ private:
+  static constexpr const char* kVar = "INSTRUCTEDIT_ATTENTION";
+  bool had_ = false;
+  std::string old_;
+};
+
+// Whether the default forward/backward of (dt, D) are the tensor-core kernels.
+bool tc_applies(DType dt, int64_t D) {
+#ifdef IE_WITH_CUDA
+  ForwardPath path(false);
+  return ie::cuda::attention_uses_tc(dt, D);
+#else
+  (void)dt;
+  (void)D;
+  return false;
+#endif
+}
 
 std::string describe(const Shape& s, DType dt, const char* what) {
   char buf[200];
@@ -167,10 +228,14 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// Forward vs float64, backward vs float64 gradients, for each dtype in `dtypes`; the backward is
-// run twice and must give the same bits (no atomics).
+// Forward vs float64 and backward vs float64 gradients, on each kernel path that applies ("tc" and
+// "simt" for float16/bfloat16 with a tensor-core head dim, else "simt"), for each dtype in `dtypes`;
+// the backward is run twice and must give the same bits (no atomics). backward = false: forward
+// only (the long SD shapes, whose float64 backward reference would take minutes). misaligned:
+// q/k/v/dout start 2 bytes past a 16-byte boundary.
 void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
-                std::initializer_list<DType> dtypes = {DType::F32, DType::F16, DType::BF16}) {
+                std::initializer_list<DType> dtypes = {DType::F32, DType::F16, DType::BF16}, bool backward = true,
+                bool misaligned = false) {
   const int64_t HD = s.H * s.D;
   const size_t nq = size_t(s.B * s.Lq * HD), nk = size_t(s.B * s.Lk * HD), nl = size_t(s.B * s.H * s.Lq);
   std::vector<float> q0 = iet::randn(nq, seed, mag), k0 = iet::randn(nk, seed + 1, mag),
@@ -181,30 +246,42 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
                         dod = iet::to_double(dout);
     std::vector<double> out_ref, lse_ref, dq_ref, dk_ref, dv_ref;
     ref_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
-    ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
+    if (backward) ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
 
-    ie::Tensor Q = upload(q, {s.B, s.Lq, HD}, dt), K = upload(k, {s.B, s.Lk, HD}, dt),
-               V = upload(v, {s.B, s.Lk, HD}, dt), DO = upload(dout, {s.B, s.Lq, HD}, dt);
+    auto up = misaligned ? upload_misaligned : upload;
+    ie::Tensor Q = up(q, {s.B, s.Lq, HD}, dt), K = up(k, {s.B, s.Lk, HD}, dt), V = up(v, {s.B, s.Lk, HD}, dt);
+    ie::Tensor DO = backward ? up(dout, {s.B, s.Lq, HD}, dt) : ie::Tensor();
     const size_t es = ie::dtype_size(dt);
-    poison_cache({nq * es, nl * 4});
-    ops::AttentionOut o = ops::attention(Q, K, V, s.H, s.scale, s.causal);
-    IE_EXPECT(o.out.dtype() == dt && o.lse.dtype() == DType::F32 && o.lse.shape() == ie::Shape({s.B, s.H, s.Lq}),
-              describe(s, dt, "out takes q's dtype; lse is float32 [B, H, Lq]"));
-    IE_EXPECT_REL(iet::rel_error(download(o.out), out_ref), tol(dt), describe(s, dt, "out"));
-    IE_EXPECT_REL(iet::rel_error(download(o.lse), lse_ref), dt == DType::F32 ? 1e-5 : tol(dt), describe(s, dt, "lse"));
+    const bool tc = tc_applies(dt, s.D);
+    for (bool simt : {false, true}) {
+      if (simt && !tc) break;  // one kernel applies: the default run was it
+      const std::string path =
+          std::string(" [") + (tc && !simt ? "tc" : "simt") + (misaligned ? " misaligned" : "") + "]";
+      ForwardPath fp(simt);
+      poison_cache({nq * es, nl * 4});
+      ops::AttentionOut o = ops::attention(Q, K, V, s.H, s.scale, s.causal);
+      IE_EXPECT(o.out.dtype() == dt && o.lse.dtype() == DType::F32 && o.lse.shape() == ie::Shape({s.B, s.H, s.Lq}),
+                describe(s, dt, "out takes q's dtype; lse is float32 [B, H, Lq]") + path);
+      IE_EXPECT_REL(iet::rel_error(download(o.out), out_ref), tol(dt), describe(s, dt, "out") + path);
+      IE_EXPECT_REL(iet::rel_error(download(o.lse), lse_ref), dt == DType::F32 ? 1e-5 : tol(dt),
+                    describe(s, dt, "lse") + path);
+      if (!backward) continue;
 
-    poison_cache({nq * es, nk * es, nl * 4});
-    ops::AttentionGrads g = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
-    std::vector<float> dq = download(g.dq), dk = download(g.dk), dv = download(g.dv);
-    // float16/bfloat16: `out` was rounded when stored, and D_i = Σ dO·O reads it back; that
-    // perturbs dq/dk by about the output's rounding, inside the stated tolerance.
-    IE_EXPECT_REL(iet::rel_error(dq, dq_ref), tol(dt), describe(s, dt, "dq"));
-    IE_EXPECT_REL(iet::rel_error(dk, dk_ref), tol(dt), describe(s, dt, "dk"));
-    IE_EXPECT_REL(iet::rel_error(dv, dv_ref), tol(dt), describe(s, dt, "dv"));
+      // The backward on the same path, from this path's out/lse. float16/bfloat16: `out` was rounded
+      // when stored, and D_i = Σ dO·O reads it back; that perturbs dq/dk by about the output's
+      // rounding, inside the stated tolerance. The tensor-core backward also rounds P and dS to the
+      // storage type before the dV/dK/dQ products (the emulator measures ~3e-4 f16, ~3e-3 bf16).
+      poison_cache({nq * es, nk * es, nl * 4});
+      ops::AttentionGrads g = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
+      std::vector<float> dq = download(g.dq), dk = download(g.dk), dv = download(g.dv);
+      IE_EXPECT_REL(iet::rel_error(dq, dq_ref), tol(dt), describe(s, dt, "dq") + path);
+      IE_EXPECT_REL(iet::rel_error(dk, dk_ref), tol(dt), describe(s, dt, "dk") + path);
+      IE_EXPECT_REL(iet::rel_error(dv, dv_ref), tol(dt), describe(s, dt, "dv") + path);
 
-    ops::AttentionGrads g2 = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
-    IE_EXPECT(same_bits(dq, download(g2.dq)) && same_bits(dk, download(g2.dk)) && same_bits(dv, download(g2.dv)),
-              describe(s, dt, "backward is deterministic (two calls, same bits)"));
+      ops::AttentionGrads g2 = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
+      IE_EXPECT(same_bits(dq, download(g2.dq)) && same_bits(dk, download(g2.dk)) && same_bits(dv, download(g2.dv)),
+                describe(s, dt, "backward is deterministic (two calls, same bits)") + path);
+    }
   }
 }
 
@@ -290,4 +367,79 @@ IE_TEST(cuda_attention, validation) {
   IE_EXPECT(iet::throws_with([&] { ops::attention(q16, k32, k32, 2, 0.0, false); },
                              "attention: k is float32 but the other inputs are float16"),
             "mixed dtypes are named");
+}
+
+IE_TEST(cuda_attention, tensor_core_dispatch) {
+  if (!iet::cuda_device_or_skip()) return;
+  // Which kernels a (dtype, head dim) takes; INSTRUCTEDIT_ATTENTION=simt forces the SIMT ones.
+  for (int64_t D : {32, 40, 64, 80, 96, 128, 160}) {
+    IE_EXPECT(tc_applies(DType::F16, D) && tc_applies(DType::BF16, D),
+              "cuda attention: float16/bfloat16 D=" + std::to_string(D) + " take the tensor-core kernels");
+    IE_EXPECT(!tc_applies(DType::F32, D), "cuda attention: float32 D=" + std::to_string(D) + " stays SIMT");
+  }
+  for (int64_t D : {1, 8, 16, 24, 33, 48, 100, 200, 256})
+    IE_EXPECT(!tc_applies(DType::F16, D), "cuda attention: float16 D=" + std::to_string(D) + " stays SIMT");
+#ifdef IE_WITH_CUDA
+  {
+    ForwardPath simt(true);
+    IE_EXPECT(!ie::cuda::attention_uses_tc(DType::F16, 40), "INSTRUCTEDIT_ATTENTION=simt forces SIMT");
+  }
+#endif
+}
+
+IE_TEST(cuda_attention, tensor_core_sd_shapes) {
+  if (!iet::cuda_device_or_skip()) return;
+  // SD1.5 UNet attention at 64×64 latents, batch and heads reduced (B=1, H=2): self-attention at
+  // 4096 tokens D=40, 1024 tokens D=80, 256 tokens D=160, and cross-attention to 77 text tokens.
+  // Forward only, both paths (the float64 backward reference of 4096² would take minutes); the
+  // backward at SD-like sizes in tensor_core_backward.
+  const std::initializer_list<DType> half = {DType::F16, DType::BF16};
+  check_case({1, 2, 4096, 4096, 40, inv_sqrt(40), false}, 7000, 1.f, half, false);
+  check_case({1, 2, 1024, 1024, 80, inv_sqrt(80), false}, 7010, 1.f, half, false);
+  check_case({1, 2, 256, 256, 160, inv_sqrt(160), false}, 7020, 1.f, half, false);
+  check_case({1, 2, 4096, 77, 40, inv_sqrt(40), false}, 7030, 1.f, half, false);
+  check_case({1, 2, 1024, 77, 80, inv_sqrt(80), false}, 7040, 1.f, half, false);
+  check_case({1, 2, 256, 77, 160, inv_sqrt(160), false}, 7050, 1.f, half, false);
+}
+
+IE_TEST(cuda_attention, tensor_core_tails) {
+  if (!iet::cuda_device_or_skip()) return;
+  const std::initializer_list<DType> half = {DType::F16, DType::BF16};
+  // every tensor-core head dim: Lq, Lk tails of the 64-query / 64-key forward tiles and of the
+  // 64 × 32 backward tiles, causal; forward and backward
+  uint64_t seed = 8000;
+  for (int64_t D : {32, 40, 64, 80, 96, 128, 160}) {
+    check_case({2, 3, 70, 77, D, inv_sqrt(D), false}, seed, 1.f, half);
+    check_case({1, 2, 77, 77, D, inv_sqrt(D), true}, seed + 1, 1.f, half);
+    seed += 10;
+  }
+  check_case({1, 1, 1, 1, 32, inv_sqrt(32), false}, 8100, 1.f, half);   // one query, one key
+  check_case({1, 1, 1, 1, 40, inv_sqrt(40), true}, 8110, 1.f, half);    // causal 1×1
+  check_case({1, 1, 65, 1, 40, inv_sqrt(40), false}, 8120, 1.f, half);  // one key, query tail of 1
+  check_case({3, 2, 1, 130, 64, inv_sqrt(64), false}, 8130, 1.f, half);  // one query, 3 key blocks
+  check_case({1, 2, 129, 129, 64, inv_sqrt(64), true}, 8140, 1.f, half);  // causal, 3 blocks + 1
+  check_case({1, 2, 200, 200, 40, inv_sqrt(40), true}, 8150, 3.f, half);  // causal, big logits
+  check_case({2, 1, 45, 140, 80, 0.37f, false}, 8160, 4.f, half);         // other scale, big logits
+  check_case({1, 2, 128, 128, 40, inv_sqrt(40), true}, 8170, 1.f, half);  // exact tiles, causal
+  check_case({1, 1, 64, 192, 160, inv_sqrt(160), false}, 8180, 1.f, half);  // exact tiles
+}
+
+IE_TEST(cuda_attention, tensor_core_misaligned) {
+  if (!iet::cuda_device_or_skip()) return;
+  // q/k/v(/dout) 2 bytes past a 16-byte boundary: element loads and stores instead of cp.async/uint4.
+  const std::initializer_list<DType> half = {DType::F16, DType::BF16};
+  check_case({2, 3, 70, 77, 40, inv_sqrt(40), false}, 9000, 1.f, half, false, true);
+  check_case({1, 2, 77, 77, 64, inv_sqrt(64), true}, 9010, 1.f, half, false, true);
+  check_case({1, 2, 130, 65, 160, inv_sqrt(160), false}, 9020, 1.f, half, true, true);
+}
+
+IE_TEST(cuda_attention, tensor_core_backward) {
+  if (!iet::cuda_device_or_skip()) return;
+  // Backward (and forward) at SD-like sizes, both paths: several 64-key / 32-query blocks per CTA.
+  const std::initializer_list<DType> half = {DType::F16, DType::BF16};
+  check_case({1, 2, 1024, 1024, 40, inv_sqrt(40), false}, 9500, 1.f, half);
+  check_case({1, 2, 1024, 77, 40, inv_sqrt(40), false}, 9510, 1.f, half);
+  check_case({1, 2, 256, 256, 160, inv_sqrt(160), false}, 9520, 1.f, half);
+  check_case({1, 2, 256, 77, 80, inv_sqrt(80), false}, 9530, 1.f, half);
+  check_case({1, 2, 300, 300, 64, inv_sqrt(64), true}, 9540, 2.f, half);
 }

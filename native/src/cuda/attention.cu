@@ -15,11 +15,16 @@
 //     P = exp(S − lse), dS = P∘(dO·Vᵀ − Dv); dV += Pᵀ·dO, dK += dSᵀ·(scale·Q);
 //   dQ: a CTA per (b, h, 32-query block) loops over 32-key blocks: dQ += dS·K, times scale.
 // Causal (Lq == Lk): query i sees keys j ≤ i; whole blocks past the diagonal are skipped.
-// Later, faster: tensor-core mma.sync/wgmma tiles with fp16/bf16 operands (fp32 accumulators),
-// cp.async double buffering of K/V, exp2 with log2(e)-prescaled scores, one fused dQ/dK/dV pass.
+// float16/bfloat16 with D in {32, 40, 64, 80, 96, 128, 160} go to the tensor-core kernels
+// (attention_tc.cu; the backward after this file's rowsum kernel) unless INSTRUCTEDIT_ATTENTION=simt
+// (read at every call: A/B checks, tests). These SIMT kernels serve float32 and the other head dims.
+// Later, faster (SIMT): cp.async double buffering of K/V, exp2 with log2(e)-prescaled scores.
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "cuda/attention.h"
+#include "cuda/attention_tc.cuh"
 #include "cuda/common.cuh"
 
 namespace ie::cuda {
@@ -408,9 +413,17 @@ void allow_smem(K kernel, size_t bytes, const char* what) {
 
 int64_t attention_backward_tmp(int64_t B, int64_t H, int64_t Lq) { return B * H * Lq; }
 
+bool attention_uses_tc(DType dt, int64_t D) {
+  const char* env = std::getenv("INSTRUCTEDIT_ATTENTION");
+  if (env && std::strcmp(env, "simt") == 0) return false;
+  return attention_tc_supported(dt, D);
+}
+
 void attention_forward(DType dt, const void* q, const void* k, const void* v, void* out, float* lse, int64_t B,
                        int64_t H, int64_t Lq, int64_t Lk, int64_t D, float scale, bool causal, int device) {
   if (B <= 0 || H <= 0 || Lq <= 0 || D <= 0 || Lk <= 0) return;
+  if (attention_uses_tc(dt, D))
+    return attention_forward_tc(dt, q, k, v, out, lse, B, H, Lq, Lk, D, scale, causal, device);
   dispatch_float(dt, "attention", [&](auto tag) {
     using T = decltype(tag);
     dispatch_head_dim(D, "attention", [&](auto dm) {
@@ -446,6 +459,8 @@ void attention_backward(DType dt, const void* q, const void* k, const void* v, c
     attn_dvec_kernel<T><<<task_grid((rows + 7) / 8, device), 256, 0, st>>>(
         static_cast<const T*>(out), static_cast<const T*>(dout), tmp, H, Lq, int(D), rows);
     check_launch("attention_backward (rowsum dO*O)");
+    if (attention_uses_tc(dt, D))
+      return attention_backward_tc(dt, q, k, v, dout, lse, tmp, dq, dk, dv, B, H, Lq, Lk, D, scale, causal, device);
     dispatch_head_dim(D, "attentionBackward", [&](auto dm) {
       constexpr int DMAX = decltype(dm)::value;
       constexpr size_t smem = bwd_smem_bytes<DMAX>();

@@ -14,6 +14,11 @@ constexpr int64_t kAttentionMaxHeadDim = 256;
 
 int64_t attention_backward_tmp(int64_t B, int64_t H, int64_t Lq);
 
+// Whether attention_forward / attention_backward take the tensor-core kernels (float16/bfloat16, D
+// in {32, 40, 64, 80, 96, 128, 160}) rather than the float32-SIMT ones; INSTRUCTEDIT_ATTENTION=simt
+// in the environment (read at every call) forces the SIMT kernels.
+bool attention_uses_tc(DType dt, int64_t D);
+
 void attention_forward(DType dt, const void* q, const void* k, const void* v, void* out, float* lse, int64_t B,
                        int64_t H, int64_t Lq, int64_t Lk, int64_t D, float scale, bool causal, int device);
 void attention_backward(DType dt, const void* q, const void* k, const void* v, const void* out, const float* lse,
