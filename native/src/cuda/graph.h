@@ -18,6 +18,8 @@
 // else while the graph lives: the graph bakes the addresses in. A graph therefore PINS its pool,
 // about the peak memory of one captured pass, until it is destroyed; then (after a stream sync) the
 // blocks go back to the general cache. alloc_stats counts the pool's free blocks as `cached`.
+// Tensors allocated during a capture should not outlive it (the UNet's do not): one that does keeps
+// its block in the pool until freed, and is given to the general cache after the graph is gone.
 //
 // cudaMalloc during a capture: cudaMalloc is one of the "potentially unsafe" calls a thread that
 // captures in the Global or ThreadLocal mode may not make (cuda_runtime_api.h, the documentation of

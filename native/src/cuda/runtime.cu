@@ -3,7 +3,7 @@
 //
 // CUDA graph capture (cuda/graph.h): while a thread captures on device d, stream(d) on that thread
 // returns the graph's private capture stream, and its allocations and frees on d use the graph's
-// private pool (see "Graph pools" below). Other threads keep the device's stream and the general
+// private pool (detail::GraphPool below). Other threads keep the device's stream and the general
 // cache, so the JS thread can create tensors (and even run host copies) while a model captures.
 #include <cuda_runtime.h>
 
