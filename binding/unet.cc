@@ -37,6 +37,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
                         InstanceMethod<&UNetWrap::HasSaved>("hasSaved"),
                         InstanceMethod<&UNetWrap::Stats>("stats"),
                         InstanceMethod<&UNetWrap::InitRandom>("initRandom"),
+                        InstanceMethod<&UNetWrap::ClearGraphs>("clearGraphs"),
                         InstanceMethod<&UNetWrap::Dispose>("dispose")});
   }
   explicit UNetWrap(const CI& info) : Napi::ObjectWrap<UNetWrap>(info) {}
@@ -69,7 +70,16 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     o.Set("forwardPeakBytes", double(s.forward_peak_bytes));
     o.Set("backwardPeakBytes", double(s.backward_peak_bytes));
     o.Set("savedBytes", double(s.saved_bytes));
+    o.Set("graphCaptures", double(s.graph_captures));
+    o.Set("graphReplays", double(s.graph_replays));
+    o.Set("graphError", s.graph_error);
     return o;
+  }
+
+  Napi::Value ClearGraphs(const CI& info) {
+    un::Model& m = model(info, "clearGraphs");
+    guard(info.Env(), [&] { m.clear_graphs(); });
+    return info.Env().Undefined();
   }
 
   Napi::Value InitRandom(const CI& info) {
@@ -84,7 +94,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     return info.Env().Undefined();
   }
 
-  // forward(sample, timesteps, ehs, train, checkpoint, cancelToken?) -> Promise<NativeTensor>
+  // forward(sample, timesteps, ehs, train, checkpoint, cancelToken?, graph?) -> Promise<NativeTensor>
   Napi::Value Forward(const CI& info) {
     const char* op = "UNet.forward";
     un::Model& m = model(info, "forward");
@@ -95,6 +105,7 @@ class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
     o.train = bool_arg(info, 3, op, "train");
     o.checkpoint = bool_arg(info, 4, op, "checkpoint");
     o.cancel = cancel_token_arg(info, 5, op);
+    o.graph = info.Length() > 6 && !info[6].IsUndefined() ? bool_arg(info, 6, op, "graph") : false;
     ie::Tensor out = guard(info.Env(), [&] { return m.forward(x, t, e, o); });
     return settle_after_stream(info.Env(), "instructedit.UNet.forward", [out](Napi::Env env) -> Napi::Value {
       return TensorWrap::Wrap(env, out);

@@ -46,6 +46,13 @@ export interface EditorOptions {
    * `checkpoint-NNNNNNN/unet_ema` (the pipeline's unet/ folder is then not needed).
    */
   unet?: string;
+  /**
+   * Replay the denoising UNet from a CUDA graph (default: true on CUDA; CUDA only). The first step
+   * of an image size captures the graph, the others replay it: the same bytes as without, less
+   * launch overhead. The graph keeps about one UNet forward's activation memory per image size
+   * while the editor lives; pass false to save that memory.
+   */
+  cudaGraph?: boolean;
 }
 
 export interface EditProgress {
@@ -117,12 +124,15 @@ export class Editor {
   readonly schedulerConfig: SchedulerConfig;
   /** Options used when an edit leaves them out: the model folder's instructedit.json, else none (the documented defaults). */
   readonly editDefaults: Readonly<EditDefaults>;
+  /** Whether edits replay the UNet from a CUDA graph (EditorOptions.cudaGraph). */
+  readonly cudaGraph: boolean;
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
   private constructor(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
-    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults }) {
+    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults; cudaGraph?: boolean }) {
     this.editDefaults = Object.freeze({ ...(parts.editDefaults ?? {}) });
+    this.cudaGraph = parts.cudaGraph ?? parts.unet.device.startsWith('cuda');
     this.unet = parts.unet;
     this.vae = parts.vae;
     this.textEncoder = parts.textEncoder;
@@ -145,7 +155,7 @@ export class Editor {
     if (!existsSync(path.join(DEFAULT_MODEL_DIR, 'model_index.json'))) {
       throw new Error(`Editor.default: the built-in model is missing from this install (expected ${DEFAULT_MODEL_DIR}); reinstall instructedit or pass a model folder to Editor.fromPretrained`);
     }
-    checkOptions(options, ['device', 'dtype', 'threads'], 'Editor.default');
+    checkOptions(options, ['device', 'dtype', 'threads', 'cudaGraph'], 'Editor.default');
     return Editor.fromPretrained(DEFAULT_MODEL_DIR, options);
   }
 
@@ -157,9 +167,10 @@ export class Editor {
   static async fromPretrained(dir: string, options: EditorOptions = {}): Promise<Editor> {
     const op = 'Editor.fromPretrained';
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`${op}: dir must be a non-empty string`);
-    checkOptions(options, ['device', 'dtype', 'threads', 'variant', 'unet'], op);
+    checkOptions(options, ['device', 'dtype', 'threads', 'variant', 'unet', 'cudaGraph'], op);
     const device = options.device === undefined ? 'cpu' : (checkDevice(options.device, op) as Device);
     computeDtype(options, op);
+    checkCudaGraph(options.cudaGraph, String(device), op);
     if (options.threads !== undefined) setNumThreads(integer(options.threads, op, 'threads', 1));
     if (!isDir(dir)) throw new Error(`${op}: ${dir} is not a folder (expected a diffusers pipeline folder)`);
     if (options.unet !== undefined && (typeof options.unet !== 'string' || !isDir(options.unet))) {
@@ -192,7 +203,8 @@ export class Editor {
         .catch(tag('unet'));
       loaded.push(unet);
       checkUNetChannels(unet, latentChannels(vae), op);
-      return new Editor({ unet, vae, textEncoder, tokenizer, schedulerConfig, editDefaults: readEditDefaults(dir, op) });
+      return new Editor({ unet, vae, textEncoder, tokenizer, schedulerConfig, editDefaults: readEditDefaults(dir, op),
+        cudaGraph: options.cudaGraph });
     } catch (e) {
       for (const m of loaded) m.dispose();
       throw e;
@@ -201,8 +213,9 @@ export class Editor {
 
   /** Builds an Editor from loaded components (e.g. randomly initialised ones for a benchmark). */
   static fromComponents(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
-    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults }): Editor {
+    tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults; cudaGraph?: boolean }): Editor {
     createScheduler(parts.schedulerConfig);
+    checkCudaGraph(parts.cudaGraph, parts.unet.device, 'Editor.fromComponents');
     if (parts.editDefaults !== undefined) checkOptions(parts.editDefaults, EDIT_DEFAULT_KEYS, 'Editor.fromComponents: editDefaults');
     checkUNetChannels(parts.unet, latentChannels(parts.vae), 'Editor.fromComponents');
     return new Editor(parts);
@@ -329,7 +342,7 @@ export class Editor {
       const latents = own(await denoise({
         unet: this.unet, scheduler, promptEmbeds, imageLatents, latents: latents0, guidance,
         guidanceScale: sT, imageGuidanceScale: sI, seed, signal, stepNoise: o.stepNoise,
-        onStep: (p) => progress('denoise', p.step),
+        onStep: (p) => progress('denoise', p.step), cudaGraph: this.cudaGraph,
       }));
 
       progress('decode', steps);
@@ -357,6 +370,15 @@ export class Editor {
     this.unet.dispose();
     this.vae?.dispose();
     this.textEncoder.dispose();
+  }
+}
+
+/** Validates EditorOptions.cudaGraph: a boolean, and true only with a CUDA device. */
+function checkCudaGraph(v: unknown, device: string, op: string): void {
+  if (v === undefined) return;
+  if (typeof v !== 'boolean') throw new TypeError(`${op}: cudaGraph must be a boolean, got ${typeof v}`);
+  if (v && !device.startsWith('cuda')) {
+    throw new Error(`${op}: cudaGraph replays the UNet on CUDA only; the device is ${device} (leave cudaGraph off)`);
   }
 }
 

@@ -56,6 +56,39 @@ describe.skipIf(!gpu)(`GPU end to end (${title})`, () => {
     }
   });
 
+  it('an edit with cudaGraph on gives the same bytes as with it off (float32 and float16 UNet)', async () => {
+    const bytes = (t: { toArraySync(): unknown }) => {
+      const a = t.toArraySync() as Float32Array;
+      return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    };
+    const steps = 6;
+    for (const dtype of ['float32', 'float16'] as const) {
+      const on = await Editor.default({ device: 'cuda', dtype });
+      const off = await Editor.default({ device: 'cuda', dtype, cudaGraph: false });
+      expect(on.cudaGraph, 'cudaGraph defaults to true on cuda').toBe(true);
+      expect(off.cudaGraph).toBe(false);
+      const a = await off.edit(image, instruction, { seed: 9, steps });
+      const b = await on.edit(image, instruction, { seed: 9, steps }); // step 1 captures, steps 2..6 replay
+      const c = await on.edit(image, instruction, { seed: 9, steps }); // every step replays
+      const st = on.unet.memoryStats();
+      expect(st.graphError, `${dtype}: graph capture error`).toBe('');
+      expect(st.graphCaptures, dtype).toBe(1);
+      expect(st.graphReplays, dtype).toBe(2 * steps - 1);
+      expect(off.unet.memoryStats().graphReplays, dtype).toBe(0);
+      expect(Buffer.compare(bytes(b.latents), bytes(a.latents)), `${dtype}: latents, graph vs eager`).toBe(0);
+      expect(Buffer.compare(bytes(b.images), bytes(a.images)), `${dtype}: images, graph vs eager`).toBe(0);
+      expect(Buffer.compare(bytes(c.images), bytes(a.images)), `${dtype}: images, all-replay edit vs eager`).toBe(0);
+      expect(Buffer.compare(await b.toPNG(), await a.toPNG()), `${dtype}: PNG`).toBe(0);
+      for (const r of [a, b, c]) {
+        r.images.dispose();
+        r.latents.dispose();
+      }
+      await on.dispose();
+      await off.dispose();
+    }
+    expect(memoryStats('cuda').inUse, 'the graphs went with their editors').toBeLessThan(64 << 20);
+  });
+
   it('training steps on cuda (plain and triplet) give the CPU losses', async () => {
     const dir = DEFAULT_MODEL_DIR;
     const losses: Record<string, number[]> = {};

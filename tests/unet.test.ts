@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Tensor, tensor, randn, loadSafetensors, saveSafetensors, UNet2DConditionModel, backends } from '../src';
+import { Tensor, tensor, randn, loadSafetensors, saveSafetensors, UNet2DConditionModel, backends, Editor } from '../src';
 import { relErr } from './reference';
 
 const shared = process.env.IE_SHARED_DIR ?? path.join(__dirname, '..', '..', 'shared');
@@ -230,6 +230,29 @@ describe('UNet2DConditionModel API', () => {
       expect(relErr(yh.toArraySync() as Float32Array, y0), dtype).toBeLessThan(tol);
       half.dispose();
     }
+  });
+
+  it('graph (CUDA graph replay) is validated and refused on the CPU with a message naming CUDA', async () => {
+    const unet = await UNet2DConditionModel.fromConfig(tiny, { seed: 1 });
+    const x = randn([1, 4, 8, 8], { seed: 1 }), e = randn([1, 3, 12], { seed: 2 });
+    await expect(unet.forward(x, 10, e, { graph: true })).rejects.toThrow(/graph \(CUDA graph replay\) runs on CUDA only; this model is on cpu/);
+    await expect(unet.forward(x, 10, e, { graph: 1 as unknown as boolean })).rejects.toThrow(/graph must be a boolean, got number/);
+    await expect(unet.forward(x, 10, e, { graph: true, train: true })).rejects.toThrow(/graph .*is for inference: train must be false/);
+    // graph: false is the ordinary pass, byte for byte.
+    const a = (await unet.forward(x, 10, e)).toArraySync() as Float32Array;
+    const b = (await unet.forward(x, 10, e, { graph: false })).toArraySync() as Float32Array;
+    const buf = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+    expect(Buffer.compare(buf(a), buf(b))).toBe(0);
+    unet.clearGraphs(); // nothing to drop on the CPU; not an error
+    const st = unet.memoryStats();
+    expect(st.graphCaptures).toBe(0);
+    expect(st.graphReplays).toBe(0);
+    expect(st.graphError).toBe('');
+    unet.dispose();
+    expect(() => unet.clearGraphs()).toThrow(/disposed/);
+    // The Editor's option: a boolean, and CUDA only (checked before anything is loaded).
+    await expect(Editor.fromPretrained(path.join(tmp, 'no-such-model'), { cudaGraph: true })).rejects.toThrow(/cudaGraph replays the UNet on CUDA only; the device is cpu/);
+    await expect(Editor.fromPretrained(path.join(tmp, 'no-such-model'), { cudaGraph: 'on' as unknown as boolean })).rejects.toThrow(/cudaGraph must be a boolean/);
   });
 
   it('accumulates gradients when asked', async () => {

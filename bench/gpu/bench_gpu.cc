@@ -259,21 +259,33 @@ void bench_kernels() {
 }
 
 // ---- model-level rows ----
-// One pix2pix step (UNet forward at batch 3, 64x64 latents, float16 compute), a training step
+// One pix2pix step (UNet forward at batch 3, 64x64 latents, float16 compute; eager, and replayed
+// from a CUDA graph), a training step
 // (forward + triplet loss + backward + grad-norm + AdamW at batch 16 = 8 pairs x 2, 32x32 latents,
 // bfloat16 compute, float32 master weights) and a whole 20-step 512x512 edit (VAE encode, 20 x
-// [UNet at batch 3 + guidance + Euler-ancestral step], VAE decode; UNet float16, VAE float32; the
+// [UNet at batch 3 (graph: true) + guidance + Euler-ancestral step], VAE decode; UNet float16, VAE float32; the
 // text encoder is left out as in torch_peer.py). Random weights: speed does not depend on them.
 void bench_unet_forward() {
-  const char* name = "unet_fwd_b3_64_f16";
-  row(name, [&] {
-    auto model = ie::unet::Model::create(ie::unet::Config::sd15(8), kGpu, DType::F16);
-    model->init_random(1);
-    Tensor x = rnd({3, 8, 64, 64}, DType::F32), t = ie::ops::full({3}, 500.0, DType::F32, kGpu),
-           ehs = rnd({3, 77, 768}, DType::F32);
-    double ms = time_ms([&] { model->forward(x, t, ehs); }, 10, 2);
-    timed_row(name, DType::F16, ms, 2.4e12, 0, "flop: the issue's 2.4 TFLOP per pix2pix step");
-  });
+  for (bool graph : {false, true}) {
+    std::string name = graph ? "unet_fwd_b3_64_f16_graph" : "unet_fwd_b3_64_f16";
+    row(name, [&] {
+      auto model = ie::unet::Model::create(ie::unet::Config::sd15(8), kGpu, DType::F16);
+      model->init_random(1);
+      Tensor x = rnd({3, 8, 64, 64}, DType::F32), t = ie::ops::full({3}, 500.0, DType::F32, kGpu),
+             ehs = rnd({3, 77, 768}, DType::F32);
+      ie::unet::ForwardOptions fo;
+      fo.graph = graph;  // the first warm-up call runs eagerly and captures; the timed calls replay
+      double ms = time_ms([&] { model->forward(x, t, ehs, fo); }, 10, 2);
+      std::string note = "flop: the issue's 2.4 TFLOP per pix2pix step";
+      if (graph) {
+        ie::stream_for(kGpu).sync();
+        ie::unet::Stats st = model->stats();
+        if (!st.graph_error.empty()) ie::fail("graph capture failed (the row would time the eager pass): ", st.graph_error);
+        note += "; replayed from a CUDA graph (graph: true, " + std::to_string(st.graph_replays) + " replays)";
+      }
+      timed_row(name, DType::F16, ms, 2.4e12, 0, note);
+    });
+  }
 }
 
 void bench_train_step() {
@@ -314,6 +326,8 @@ void bench_edit() {
     vae->init_random(2);
     ie::sched::Scheduler sched(ie::sched::Config::defaults("euler-ancestral"), 3);
     Tensor image = rnd({1, 3, 512, 512}, DType::F32, 0.5f), ehs = rnd({3, 77, 768}, DType::F32);
+    ie::unet::ForwardOptions fo;
+    fo.graph = true;  // as the Editor does on CUDA: step 1 captures, the other steps replay
     double ms = time_ms(
         [&] {
           ie::vae::Moments mo = vae->encode(image);
@@ -323,13 +337,18 @@ void bench_edit() {
           Tensor lat = ie::ops::randn(m.shape(), 4, 0, 0.f, sched.init_noise_sigma(), DType::F32, kGpu);
           for (float t : std::vector<float>(sched.timesteps())) {
             Tensor in = ie::ops::concat({sched.scale_model_input(ie::ops::concat({lat, lat, lat}, 0), t), img_lat}, 1);
-            Tensor eps = unet->forward(in, ie::ops::full({3}, double(t), DType::F32, kGpu), ehs);
+            Tensor eps = unet->forward(in, ie::ops::full({3}, double(t), DType::F32, kGpu), ehs, fo);
             lat = sched.step(ie::ops::pix2pix_guidance(eps, 7.5, 1.5), t, lat).prev_sample;
           }
           vae->decode(ie::ops::affine(lat, 1.0 / 0.18215, 0.0));
         },
         3, 1);
-    timed_row(name, DType::F16, ms, 0, 0, "UNet float16, VAE float32, no text encoder");
+    ie::stream_for(kGpu).sync();
+    std::string ge = unet->stats().graph_error;
+    timed_row(name, DType::F16, ms, 0, 0,
+              "UNet float16 replayed from a CUDA graph (graph: true" +
+                  (ge.empty() ? std::string(")") : std::string("; capture FAILED, eager: ") + ge.substr(0, 120) + ")") +
+                  ", VAE float32, no text encoder");
   });
 }
 

@@ -63,6 +63,14 @@ export interface UNetForwardOptions {
   checkpoint?: boolean;
   /** Cancels the pass (checked between blocks); the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * Replay the forward from a CUDA graph (default false; CUDA only, inference only: train must be
+   * false). The first call for an input shape runs eagerly and captures a graph; later calls with
+   * the same shapes replay it — one launch instead of ~1000, the same bytes as the eager pass.
+   * Each graph keeps its buffers and about one forward's activation memory until clearGraphs()
+   * or dispose(). A shape whose capture fails runs eagerly (memoryStats().graphError says why).
+   */
+  graph?: boolean;
 }
 
 export interface UNetBackwardOptions {
@@ -84,6 +92,12 @@ export interface UNetMemoryStats {
   backwardPeakBytes: number;
   /** Activations the last training forward kept for backward (bytes). */
   savedBytes: number;
+  /** CUDA graphs captured by `graph: true` forwards so far. */
+  graphCaptures: number;
+  /** Forwards served by replaying a CUDA graph. */
+  graphReplays: number;
+  /** Why the last failed CUDA graph capture failed ('' when none did); that shape then runs eagerly. */
+  graphError: string;
 }
 
 interface NativeUNet {
@@ -91,10 +105,12 @@ interface NativeUNet {
   paramInfo(): { names: string[]; shapes: number[][]; offsets: number[] };
   params(): NativeTensor & { view(offset: number, shape: number[]): NativeTensor };
   grads(): (NativeTensor & { view(offset: number, shape: number[]): NativeTensor }) | undefined;
-  forward(x: NativeTensor, t: NativeTensor, e: NativeTensor, train: boolean, ckpt: boolean, cancel?: unknown): Promise<NativeTensor>;
+  forward(x: NativeTensor, t: NativeTensor, e: NativeTensor, train: boolean, ckpt: boolean, cancel?: unknown,
+          graph?: boolean): Promise<NativeTensor>;
   backward(dy: NativeTensor, accumulate: boolean): Promise<{ sample: NativeTensor; encoderHiddenStates: NativeTensor }>;
   hasSaved(): boolean;
   stats(): UNetMemoryStats;
+  clearGraphs(): void;
   dispose(): void;
 }
 
@@ -216,7 +232,15 @@ export class UNet2DConditionModel {
   async forward(sample: Tensor, timesteps: Tensor | number | readonly number[], encoderHiddenStates: Tensor,
                 options: UNetForwardOptions = {}): Promise<Tensor> {
     const op = 'UNet.forward';
-    checkOptions(options, ['train', 'checkpoint', 'signal'], op);
+    checkOptions(options, ['train', 'checkpoint', 'signal', 'graph'], op);
+    const graph = options.graph ?? false;
+    if (typeof graph !== 'boolean') throw new TypeError(`${op}: graph must be a boolean, got ${typeof graph}`);
+    if (graph && options.train === true) {
+      throw new Error(`${op}: graph (CUDA graph replay) is for inference: train must be false`);
+    }
+    if (graph && !this.device.startsWith('cuda')) {
+      throw new Error(`${op}: graph (CUDA graph replay) runs on CUDA only; this model is on ${this.device} (leave graph off)`);
+    }
     const m = this.#native('forward');
     let t: Tensor;
     let own = false;
@@ -237,7 +261,7 @@ export class UNet2DConditionModel {
     try {
       const out = await withSignal('UNet', options.signal, (token) =>
         m.forward(h(sample, op, 'sample'), h(t, op, 'timesteps'), h(encoderHiddenStates, op, 'encoderHiddenStates'),
-          options.train === true, options.checkpoint === true, token));
+          options.train === true, options.checkpoint === true, token, graph ? true : undefined));
       return new Tensor(out);
     } finally {
       if (own) t.dispose();
@@ -259,6 +283,14 @@ export class UNet2DConditionModel {
   /** Peak memory of the last passes and the size of the saved activations (after they have run). */
   memoryStats(): UNetMemoryStats {
     return this.#native('memoryStats').stats();
+  }
+
+  /**
+   * Drops the CUDA graphs `graph: true` forwards captured, and the memory they keep (after passes
+   * already queued). A later `graph: true` forward captures again.
+   */
+  clearGraphs(): void {
+    this.#native('clearGraphs').clearGraphs();
   }
 
   /** Frees the parameters and gradients (once queued passes have finished). Idempotent. */

@@ -34,6 +34,8 @@ export interface DenoiseArgs {
   stepNoise?: (step: number) => Tensor | undefined;
   signal?: AbortSignal;
   onStep?: (p: DenoiseProgress) => void;
+  /** Replay the UNet forward from a CUDA graph (a CUDA UNet only; see UNetForwardOptions.graph). */
+  cudaGraph?: boolean;
 }
 
 export function abortError(what: string): Error {
@@ -58,7 +60,7 @@ export async function denoise(a: DenoiseArgs): Promise<Tensor> {
       scaled.dispose();
       let eps: Tensor;
       try {
-        eps = await a.unet.forward(unetIn, t, a.promptEmbeds, { signal: a.signal });
+        eps = await a.unet.forward(unetIn, t, a.promptEmbeds, a.cudaGraph ? { signal: a.signal, graph: true } : { signal: a.signal });
       } catch (e) {
         if (a.signal?.aborted) throw abortError('edit');
         throw e;

@@ -65,6 +65,16 @@ struct ForwardOptions {
   bool train = false;       // save what backward needs (otherwise nothing is kept)
   bool checkpoint = false;  // with train: keep only block inputs, recompute the rest in backward
   std::shared_ptr<std::atomic<bool>> cancel;  // checked between blocks; set -> the pass fails "cancelled"
+  // CUDA graph replay (CUDA only, inference only: train must be false). The model keeps one graph
+  // per (sample shape and dtype, encoder_hidden_states shape and dtype, timesteps count): the first
+  // call for a key runs eagerly (a warm-up: lazy initialisation happens outside any capture), then
+  // captures one forward over static input/output buffers; later calls copy their inputs into those
+  // buffers on the stream, replay the graph (one launch instead of ~1000) and copy the output out.
+  // Results are bit-for-bit those of the eager pass. A capture that fails leaves that key eager
+  // (stats().graph_error says why). Memory: each graph pins its static buffers and its private pool
+  // (about one forward's peak activation memory) until clear_graphs() or the model's destruction.
+  // The cancel token is checked before a replay, not during it.
+  bool graph = false;
 };
 
 struct InputGrads {
@@ -75,6 +85,10 @@ struct Stats {
   int64_t forward_peak_bytes = -1;   // peak host memory above the pass's starting point (last forward)
   int64_t backward_peak_bytes = -1;  // the same for the last backward
   int64_t saved_bytes = -1;          // activations kept for backward by the last training forward
+  // graph: true forwards (counted as the stream runs them): graphs captured, replays, and the error
+  // of the last capture that failed ("" when none did; that key's passes then run eagerly).
+  int64_t graph_captures = 0, graph_replays = 0;
+  std::string graph_error;
 };
 
 class Model : public std::enable_shared_from_this<Model> {
@@ -112,6 +126,9 @@ class Model : public std::enable_shared_from_this<Model> {
   // Whether a training forward's activations are waiting for backward (as enqueued so far).
   bool has_saved() const;
   Stats stats() const;  // read after the stream has run the passes
+  // Drops the CUDA graphs of graph: true forwards (and the memory they pin), in stream order: passes
+  // enqueued before still replay them. A later graph: true forward captures again.
+  void clear_graphs();
 
   struct Impl;
 

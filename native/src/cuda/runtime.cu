@@ -1,12 +1,19 @@
 // CUDA runtime wrapper: devices, the per-device stream, the caching allocator and copies.
 // Errors become ie::Error, never aborts.
+//
+// CUDA graph capture (cuda/graph.h): while a thread captures on device d, stream(d) on that thread
+// returns the graph's private capture stream, and its allocations and frees on d use the graph's
+// private pool (detail::GraphPool below). Other threads keep the device's stream and the general
+// cache, so the JS thread can create tensors (and even run host copies) while a model captures.
 #include <cuda_runtime.h>
 
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "cuda/common.cuh"
+#include "cuda/graph.h"
 #include "ie/cuda.h"
 #include "ie/error.h"
 
@@ -47,7 +54,11 @@ struct DeviceState {
   int sms = 0;
   // caching allocator
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  std::multimap<size_t, void*> free_blocks;  // rounded size -> block (the general cache)
+  // Blocks owned by a CUDA graph's private pool (in use by a tensor, or in the pool's free list):
+  // a graph bakes their addresses in, so while it lives they never go to the general cache.
+  std::unordered_map<void*, detail::GraphPool*> owned;
+  // cached: free blocks held from the driver, the general cache's and the graph pools' free lists.
   size_t in_use = 0, cached = 0, peak = 0;
 };
 
@@ -69,16 +80,95 @@ size_t round_size(size_t bytes) {
   return (bytes + (size_t(2) << 20) - 1) / (size_t(2) << 20) * (size_t(2) << 20);
 }
 
-void release_cached(DeviceState& s) {  // with s.mu held
-  for (auto& kv : s.free_blocks) cudaFree(kv.second);
+void release_cached(DeviceState& s) {  // with s.mu held; never while this thread captures
+  size_t released = 0;
+  for (auto& kv : s.free_blocks) {
+    cudaFree(kv.second);
+    released += kv.first;
+  }
   s.free_blocks.clear();
-  s.cached = 0;
+  s.cached -= released;  // the graph pools' free blocks stay (and stay counted)
 }
+
+// The capture this thread is recording, if any (set by Graph::begin_capture, cleared by its end).
+struct ThreadCapture {
+  int device = -1;
+  detail::GraphPool* pool = nullptr;
+  cudaStream_t stream = nullptr;
+};
+thread_local ThreadCapture t_capture;
+
+bool capturing_on(int device) { return t_capture.pool != nullptr && t_capture.device == device; }
 
 }  // namespace
 
+namespace detail {
+
+// A graph's private memory: blocks its capture allocated or freed. Free ones are reused only by
+// the same capture (the graph keeps the capture's stream order, so reuse inside it is safe).
+struct GraphPool {
+  int device = 0;
+  std::multimap<size_t, void*> free_blocks;
+  size_t bytes = 0;  // all blocks the pool owns (free or held by a tensor)
+};
+
+GraphPool* pool_create(int device) {
+  IE_CHECK(device >= 0 && device < kMaxDevices, "cuda:", device, " is not a valid device index");
+  state(device);
+  auto* p = new GraphPool;
+  p->device = device;
+  return p;
+}
+
+void pool_release(GraphPool* pool, bool sync) noexcept {
+  if (!pool) return;
+  DeviceState& s = state(pool->device);
+  // Replays launched on the device's stream may still run: wait for them (stream order would
+  // already protect the blocks' next users, who launch later on that stream; this is belt and braces).
+  // Never from a capturing thread (any device): a synchronising call there would invalidate its capture.
+  if (sync && t_capture.pool == nullptr) {
+    if (cudaStreamSynchronize(s.stream) != cudaSuccess) cudaGetLastError();
+  }
+  std::lock_guard<std::mutex> lk(s.mu);
+  for (auto& kv : pool->free_blocks) s.free_blocks.emplace(kv.first, kv.second);  // stays counted in cached
+  for (auto it = s.owned.begin(); it != s.owned.end();) {
+    if (it->second == pool) it = s.owned.erase(it);  // still held by a tensor: freed to the general cache later
+    else ++it;
+  }
+  delete pool;
+}
+
+size_t pool_bytes(const GraphPool* pool) noexcept {
+  if (!pool) return 0;
+  DeviceState& s = state(pool->device);
+  std::lock_guard<std::mutex> lk(s.mu);
+  return pool->bytes;
+}
+
+void set_thread_capture(int device, GraphPool* pool, void* capture_stream) noexcept {
+  if (!pool) {
+    t_capture = ThreadCapture{};
+    return;
+  }
+  t_capture.device = device;
+  t_capture.pool = pool;
+  t_capture.stream = static_cast<cudaStream_t>(capture_stream);
+}
+
+GraphPool* thread_capture_pool() noexcept { return t_capture.pool; }
+
+void* device_stream(int device) {
+  set_device(device);
+  return state(device).stream;
+}
+
+}  // namespace detail
+
+bool thread_capturing() noexcept { return t_capture.pool != nullptr; }
+
 cudaStream_t stream(int device) {
   set_device(device);
+  if (capturing_on(device)) return t_capture.stream;  // recorded into the graph, run by its replays
   return state(device).stream;
 }
 int sm_count(int device) { return state(device).sms; }
@@ -87,12 +177,17 @@ bool built() { return true; }
 const char* built_archs() { return IE_CUDA_ARCHS; }
 
 int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the "no driver" error
-    return 0;
-  }
-  return n;
+  // Asked on every CUDA allocation (Tensor::empty), so ask the driver once: the count cannot change
+  // within a process. (This also keeps driver queries out of a capturing thread.)
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();  // clear the "no driver" error
+      return 0;
+    }
+    return n;
+  }();
+  return count;
 }
 
 std::string device_name(int index) {
@@ -108,11 +203,62 @@ int device_capability(int index) {
   return major * 10 + minor;
 }
 
+namespace {
+
+// An allocation on a capturing thread: from the graph's pool, else a general cached block or a new
+// one (either then belongs to the pool). Never frees or synchronises (both are illegal while
+// capturing); out of memory is an error (the caller's eager fallback can free the cache).
+void* capture_malloc(DeviceState& s, size_t size, int device) {  // with s.mu held
+  detail::GraphPool* pool = t_capture.pool;
+  void* p = nullptr;
+  auto it = pool->free_blocks.find(size);
+  if (it != pool->free_blocks.end()) {
+    p = it->second;
+    pool->free_blocks.erase(it);
+    s.cached -= size;
+    return p;
+  }
+  auto g = s.free_blocks.find(size);
+  if (g != s.free_blocks.end()) {
+    p = g->second;
+    s.free_blocks.erase(g);
+    s.cached -= size;
+  } else {
+    // cudaMalloc is a "potentially unsafe" call during stream capture: under
+    // cudaStreamCaptureModeThreadLocal the capturing thread may not make it (cuda_runtime_api.h,
+    // cudaThreadExchangeStreamCaptureMode). The allocation itself is fine for the graph (the pool
+    // keeps it for the graph's lifetime; the graph only bakes in its address), so relax this
+    // thread's mode for this one call and restore it (the documented push-pop pattern).
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaError_t me = cudaThreadExchangeStreamCaptureMode(&mode);
+    cudaError_t e = me == cudaSuccess ? cudaMalloc(&p, size) : me;
+    if (me == cudaSuccess) cudaThreadExchangeStreamCaptureMode(&mode);
+    if (e == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      fail("out of GPU memory allocating ", size, " bytes on cuda:", device, " while capturing a CUDA graph (",
+           s.in_use >> 20, " MiB in use by tensors, ", s.cached >> 20, " MiB cached; the cache cannot be freed "
+           "during a capture)");
+    }
+    check(e, "cudaMalloc (during CUDA graph capture)");
+  }
+  s.owned[p] = pool;
+  pool->bytes += size;
+  return p;
+}
+
+}  // namespace
+
 void* malloc(size_t bytes, int device) {
   set_device(device);
   DeviceState& s = state(device);
   size_t size = round_size(bytes == 0 ? 1 : bytes);
   std::lock_guard<std::mutex> lk(s.mu);
+  if (capturing_on(device)) {
+    void* p = capture_malloc(s, size, device);
+    s.in_use += size;
+    if (s.in_use > s.peak) s.peak = s.in_use;
+    return p;
+  }
   auto it = s.free_blocks.find(size);
   void* p = nullptr;
   if (it != s.free_blocks.end()) {
@@ -146,8 +292,23 @@ void free(void* p, size_t bytes, int device) noexcept {
   size_t size = round_size(bytes == 0 ? 1 : bytes);
   std::lock_guard<std::mutex> lk(s.mu);
   s.in_use -= size;
-  s.free_blocks.emplace(size, p);
   s.cached += size;
+  if (!s.owned.empty()) {
+    auto it = s.owned.find(p);
+    if (it != s.owned.end()) {  // a graph's block (from any thread): back to its pool
+      it->second->free_blocks.emplace(size, p);
+      return;
+    }
+  }
+  if (capturing_on(device)) {
+    // Freed during a capture: the recorded work may still use it at replay, so it joins the pool.
+    detail::GraphPool* pool = t_capture.pool;
+    s.owned[p] = pool;
+    pool->bytes += size;
+    pool->free_blocks.emplace(size, p);
+    return;
+  }
+  s.free_blocks.emplace(size, p);
 }
 
 AllocStats alloc_stats(int device) noexcept {
@@ -166,6 +327,7 @@ void reset_peak(int device) noexcept {
 
 void empty_cache(int device) noexcept {
   if (device < 0 || device >= kMaxDevices || device >= device_count()) return;
+  if (capturing_on(device)) return;  // cudaFree and a stream sync would invalidate the capture
   try {
     set_device(device);
     DeviceState& s = state(device);
@@ -176,12 +338,23 @@ void empty_cache(int device) noexcept {
   }
 }
 
+namespace {
+// Host copies wait for the stream, which a capture cannot record: say so before CUDA invalidates it.
+void refuse_while_capturing(int device, const char* what) {
+  if (capturing_on(device))
+    fail(what, " during CUDA graph capture on cuda:", device,
+         ": it waits for the GPU, which cannot be recorded in a graph (run this pass without graph)");
+}
+}  // namespace
+
 void copy_h2d(void* dst, const void* src, size_t n, int device) {
+  refuse_while_capturing(device, "a host-to-device copy");
   cudaStream_t st = stream(device);
   check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync (host to device)");
   check(cudaStreamSynchronize(st), "cudaStreamSynchronize (host to device copy)");
 }
 void copy_d2h(void* dst, const void* src, size_t n, int device) {
+  refuse_while_capturing(device, "a device-to-host copy");
   cudaStream_t st = stream(device);
   check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, st), "cudaMemcpyAsync (device to host)");
   check(cudaStreamSynchronize(st), "cudaStreamSynchronize (device to host copy)");
@@ -194,6 +367,9 @@ void memset_zero(void* dst, size_t n, int device) {
   if (n == 0) return;
   check(cudaMemsetAsync(dst, 0, n, stream(device)), "cudaMemsetAsync");
 }
-void synchronize(int device) { check(cudaStreamSynchronize(stream(device)), "cudaStreamSynchronize (a kernel failed)"); }
+void synchronize(int device) {
+  refuse_while_capturing(device, "a stream synchronisation");
+  check(cudaStreamSynchronize(stream(device)), "cudaStreamSynchronize (a kernel failed)");
+}
 
 }  // namespace ie::cuda

@@ -4,13 +4,19 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <tuple>
 
+#include "ie/cuda.h"
 #include "ie/device_memory.h"
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
 #include "ie/unet.h"
 #include "models/unet/layers.h"
+#if defined(IE_WITH_CUDA)
+#include "cuda/graph.h"
+#endif
 
 namespace ie::unet {
 
@@ -49,8 +55,9 @@ struct Model::Impl {
   Tensor grads;          // same layout (allocated by the first backward)
   std::vector<Tensor> gviews;
   // With a half compute dtype: the parameters cast to it (refreshed when they may have changed:
-  // every training pass, and after anyone was handed a writable view). Gradients stay float32:
-  // the kernels write parameter gradients in float32 whatever the compute dtype.
+  // every training pass, and after anyone was handed a writable view or the weights were loaded).
+  // cflat is allocated once and refreshed in place: CUDA graphs read it at fixed addresses.
+  // Gradients stay float32: the kernels write parameter gradients in float32 whatever the dtype.
   Tensor cflat;
   std::vector<Tensor> cviews;
   mutable std::atomic<bool> cdirty{true};
@@ -72,10 +79,30 @@ struct Model::Impl {
   bool saved_pending = false;  // caller-thread view: a training forward was enqueued, no backward yet
   Shape sample_shape, ehs_shape;
   Stats stats;
+  mutable std::mutex stats_mu;  // stats are written by stream tasks and read from the caller's thread
+
+  // CUDA graphs of graph: true forwards (touched only by stream tasks, so in stream order). Each key
+  // has static inputs in the dtypes the forward was given, the static float32 output, and the graph
+  // that computes one from the other (null: its capture failed, the key runs eagerly). They stay
+  // valid when the parameters change: store.flat and cflat never move (cflat is refreshed in place,
+  // outside the graph, before each replay). Declared last, destroyed first.
+  using GraphKey = std::tuple<Shape, DType, Shape, DType, int64_t>;
+  struct GraphEntry {
+    Tensor sample, timesteps, ehs, out;
+#if defined(IE_WITH_CUDA)
+    std::unique_ptr<cuda::Graph> graph;
+#endif
+  };
+  std::map<GraphKey, GraphEntry> graphs;
 
   void build();
   // The parameter views a pass computes with (a stream task calls this, in stream order).
   const std::vector<Tensor>& compute_values(bool train);
+  void refresh_compute_copy();
+  // One inference or training pass over given inputs into `result` (float32), with ctx.values set.
+  void eager_forward(const Tensor& sample, const Tensor& t1, const Tensor& ehs, const Tensor& result, Ctx& ctx);
+  // A graph: true pass (a stream task, after compute_values).
+  void graph_forward(const Tensor& sample, const Tensor& t1, const Tensor& ehs, const Tensor& result, Ctx& ctx);
   Tensor run_forward(const Tensor& sample, const Tensor& t, const Tensor& ehs, const Ctx& c);
   InputGrads run_backward(const Tensor& dout, const Ctx& c);
   int64_t saved_bytes() const;
@@ -152,12 +179,30 @@ void Model::Impl::build() {
 
 const std::vector<Tensor>& Model::Impl::compute_values(bool train) {
   if (compute == DType::F32) return store.views;
-  if (train || cdirty.exchange(false) || !cflat.defined()) {
+  if (!cflat.defined()) {
+    graphs.clear();  // none can exist yet (every graph pass comes here first); kept for clarity
+    cdirty = false;
     cflat = ops::cast(store.flat, compute);
     cviews.clear();
     for (const ParamInfo& p : store.table.infos) cviews.push_back(cflat.view(p.offset, p.shape));
+  } else if (train || cdirty.exchange(false)) {
+    refresh_compute_copy();
   }
   return cviews;
+}
+
+// cflat = cast(store.flat) in place, chunk by chunk (each chunk cast into a temporary, then copied
+// over on the stream): the buffer keeps its address (CUDA graphs bake it in) and the temporary is
+// one chunk, not a second copy of the model. A fused "cast into" kernel would save the copy.
+void Model::Impl::refresh_compute_copy() {
+  const int64_t total = store.flat.numel(), chunk = int64_t(1) << 24;
+  const size_t es = dtype_size(compute);
+  IE_CHECK(device.type == DeviceType::CUDA, "UNet: internal error: a half compute copy off CUDA");
+  for (int64_t off = 0; off < total; off += chunk) {
+    const int64_t n = std::min(chunk, total - off);
+    Tensor part = ops::cast(store.flat.view(off, {n}), compute);
+    cuda::copy_d2d(static_cast<char*>(cflat.raw()) + size_t(off) * es, part.raw(), size_t(n) * es, device.index);
+  }
 }
 
 Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const Ctx& c) {
@@ -357,7 +402,10 @@ Tensor Model::grad(const std::string& name) const {
 }
 
 bool Model::has_saved() const { return impl_->saved_pending; }
-Stats Model::stats() const { return impl_->stats; }
+Stats Model::stats() const {
+  std::lock_guard<std::mutex> lk(impl_->stats_mu);
+  return impl_->stats;
+}
 
 void Model::init_random(uint64_t seed) {
   impl_->cdirty = true;
@@ -394,6 +442,7 @@ void Model::load(const safetensors::Reader& reader, const LoadOptions& options) 
     return "";
   };
   nn::load(m.store, reader, spec, m.device);
+  m.cdirty = true;  // the half compute copy (refreshed in place: graphs stay valid) is stale
 }
 
 Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const ForwardOptions& o) {
@@ -421,6 +470,10 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
   IE_CHECK(ehs.ndim() == 3 && ehs.size(0) == B && ehs.size(1) >= 1 && ehs.size(2) == c.cross_attention_dim[0], op,
            ": encoderHiddenStates must be [", B, ", tokens, ", c.cross_attention_dim[0], "], got ", ehs.desc());
   IE_CHECK(!o.checkpoint || o.train, op, ": checkpoint needs train (it only changes what is saved for backward)");
+  IE_CHECK(!o.graph || m.device.type == DeviceType::CUDA, op, ": graph (CUDA graph replay) runs on CUDA only; this "
+           "model is on ", m.device.str(), " (leave graph off)");
+  IE_CHECK(!o.graph || !o.train, op, ": graph is for inference: train must be false (a training forward saves "
+           "activations for backward, which a replayed graph does not)");
 
   Tensor result = Tensor::empty({B, c.out_channels, sample.size(2), sample.size(3)}, DType::F32, m.device);
   if (o.train) {
@@ -441,19 +494,85 @@ Tensor Model::forward(const Tensor& sample, const Tensor& timesteps, const Tenso
     int64_t base = memory_in_use(mp->device);
     try {
       ctx.values = &mp->compute_values(o.train);
-      const DType D = mp->compute;
-      Tensor x = sample.dtype() == D ? sample : ops::cast(sample, D);
-      Tensor e = ehs.dtype() == D ? ehs : ops::cast(ehs, D);
-      Tensor out = mp->run_forward(x, t1, e, ctx);
-      ops::assign(result, out.dtype() == DType::F32 ? out : ops::cast(out, DType::F32), false);
+      if (o.graph) mp->graph_forward(sample, t1, ehs, result, ctx);
+      else mp->eager_forward(sample, t1, ehs, result, ctx);
     } catch (...) {
       mp->clear_saved();  // a failed pass leaves nothing half-saved
       throw;
     }
+    std::lock_guard<std::mutex> lk(mp->stats_mu);
     mp->stats.forward_peak_bytes = memory_peak(mp->device) - base;
     if (o.train) mp->stats.saved_bytes = mp->saved_bytes();
   });
   return result;
+}
+
+void Model::Impl::eager_forward(const Tensor& sample, const Tensor& t1, const Tensor& ehs, const Tensor& result,
+                                Ctx& ctx) {
+  const DType D = compute;
+  Tensor x = sample.dtype() == D ? sample : ops::cast(sample, D);
+  Tensor e = ehs.dtype() == D ? ehs : ops::cast(ehs, D);
+  Tensor out = run_forward(x, t1, e, ctx);
+  ops::assign(result, out.dtype() == DType::F32 ? out : ops::cast(out, DType::F32), false);
+}
+
+void Model::Impl::graph_forward(const Tensor& sample, const Tensor& t1, const Tensor& ehs, const Tensor& result,
+                                Ctx& ctx) {
+#if defined(IE_WITH_CUDA)
+  GraphKey key{sample.shape(), sample.dtype(), ehs.shape(), ehs.dtype(), t1.numel()};
+  auto it = graphs.find(key);
+  if (it == graphs.end()) {
+    // First call for this key: the eager pass gives this call's result and warms up everything
+    // lazy; then one forward over the static buffers is captured (recorded, not run).
+    eager_forward(sample, t1, ehs, result, ctx);
+    GraphEntry g;
+    g.sample = Tensor::empty(sample.shape(), sample.dtype(), device);
+    g.timesteps = Tensor::empty(t1.shape(), t1.dtype(), device);
+    g.ehs = Tensor::empty(ehs.shape(), ehs.dtype(), device);
+    g.out = Tensor::empty(result.shape(), DType::F32, device);
+    g.graph = std::make_unique<cuda::Graph>();
+    Ctx cctx = ctx;
+    cctx.cancel = nullptr;  // a cancelled capture would look like a failed one
+    std::string error;
+    try {
+      g.graph->capture(device.index, [&] { eager_forward(g.sample, g.timesteps, g.ehs, g.out, cctx); });
+    } catch (const std::exception& e) {
+      error = std::string("UNet.forward: ") + e.what() + " (this input shape runs eagerly)";
+      g.graph.reset();
+    }
+    {
+      std::lock_guard<std::mutex> lk(stats_mu);
+      if (g.graph) ++stats.graph_captures;
+      else stats.graph_error = error;
+    }
+    graphs.emplace(std::move(key), std::move(g));
+    return;
+  }
+  GraphEntry& g = it->second;
+  if (!g.graph) {  // the capture failed: eager
+    eager_forward(sample, t1, ehs, result, ctx);
+    return;
+  }
+  ctx.check_cancel();
+  const int dev = device.index;
+  cuda::copy_d2d(g.sample.raw(), sample.raw(), sample.nbytes(), dev);
+  cuda::copy_d2d(g.timesteps.raw(), t1.raw(), t1.nbytes(), dev);
+  cuda::copy_d2d(g.ehs.raw(), ehs.raw(), ehs.nbytes(), dev);
+  g.graph->replay();
+  cuda::copy_d2d(result.raw(), g.out.raw(), result.nbytes(), dev);
+  std::lock_guard<std::mutex> lk(stats_mu);
+  ++stats.graph_replays;
+#else
+  (void)sample, (void)t1, (void)ehs, (void)result, (void)ctx;
+  fail("UNet.forward: graph needs the CUDA backend (this build has none)");
+#endif
+}
+
+void Model::clear_graphs() {
+  std::shared_ptr<Model> self = shared_from_this();
+  Impl* mp = impl_.get();
+  // In stream order: passes enqueued before still find their graphs.
+  stream_for(impl_->device).enqueue([self, mp] { mp->graphs.clear(); });
 }
 
 InputGrads Model::backward(const Tensor& dout, bool accumulate) {
@@ -498,6 +617,7 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
       mp->clear_saved();
       throw;
     }
+    std::lock_guard<std::mutex> lk(mp->stats_mu);
     mp->stats.backward_peak_bytes = memory_peak(mp->device) - base;
   });
   return g;
