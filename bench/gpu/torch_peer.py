@@ -236,6 +236,20 @@ def bench_unet(torch, unet_torch, timer, args, warm_only=False):
                 models["compile"] = cmodel
             except Exception as e:  # noqa: BLE001
                 fail_row(name, "torch-compile", e)
+            # The peer of our graph-replay row: torch.compile with CUDA graphs (reduce-overhead).
+            if not warm_only:
+                gname = name + "_graph"
+                try:
+                    t0 = time.perf_counter()
+                    gmodel = torch.compile(model, mode="reduce-overhead")
+                    for _ in range(3):  # cudagraph trees record on the second/third call
+                        gmodel(x, t, ehs)
+                    sync(torch)
+                    compile_s = time.perf_counter() - t0
+                    timed_row(gname, "torch-compile", "float16", timer.ms(lambda: gmodel(x, t, ehs)), flop,
+                              compile_s=round(compile_s, 1), note="mode=reduce-overhead (CUDA graphs)")
+                except Exception as e:  # noqa: BLE001
+                    fail_row(gname, "torch-compile", e)
     return models
 
 
