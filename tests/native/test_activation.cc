@@ -6,41 +6,15 @@
 #include "cpu/activation.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/activation.h"
 
 using ie::cpu::Activation;
 
 namespace {
 
-const double kSqrt2 = std::sqrt(2.0), kPi = 3.14159265358979323846;
+using iet::ref::act;
+using iet::ref::act_derivative;
 
-double act_ref(Activation k, double x) {
-  switch (k) {
-    case Activation::SiLU: return x / (1 + std::exp(-x));
-    case Activation::GELU: return 0.5 * x * std::erfc(-x / kSqrt2);  // erfc keeps the left tail exact
-    case Activation::GELUTanh:  // ½x(1 + tanh u) written as x/(1 + e^(−2u)): no cancellation in the tail
-      return x / (1 + std::exp(-2 * std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x)));
-    case Activation::QuickGELU: return x / (1 + std::exp(-1.702 * x));
-  }
-  return 0;
-}
-double act_dref(Activation k, double x) {
-  switch (k) {
-    case Activation::SiLU: {
-      double s = 1 / (1 + std::exp(-x));
-      return s * (1 + x * (1 - s));
-    }
-    case Activation::GELU: return 0.5 * std::erfc(-x / kSqrt2) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * kPi);
-    case Activation::GELUTanh: {
-      double c = std::sqrt(2 / kPi), u = c * (x + 0.044715 * x * x * x), s = 1 / (1 + std::exp(-2 * u));
-      return s + x * s * (1 - s) * 2 * c * (1 + 3 * 0.044715 * x * x);
-    }
-    case Activation::QuickGELU: {
-      double s = 1 / (1 + std::exp(-1.702 * x));
-      return s + 1.702 * x * s * (1 - s);
-    }
-  }
-  return 0;
-}
 const char* act_name(Activation k) {
   switch (k) {
     case Activation::SiLU: return "silu";
@@ -74,8 +48,8 @@ IE_TEST(activation, pointwise_forward_backward) {
         std::string nm = std::string(act_name(k)) + " threads=" + std::to_string(threads);
         std::vector<double> ref(n), dref(n);
         for (size_t i = 0; i < n; ++i) {
-          ref[i] = act_ref(k, x[i]);
-          dref[i] = double(dy[i]) * act_dref(k, x[i]);
+          ref[i] = act(k, x[i]);
+          dref[i] = double(dy[i]) * act_derivative(k, x[i]);
         }
         std::vector<float> y = iet::poisoned(n), dx = iet::poisoned(n);
         ie::cpu::activation_forward(k, x.data(), y.data(), int64_t(n));
@@ -108,7 +82,7 @@ IE_TEST(activation, pointwise_finite_differences) {
     for (Activation k : kAll) {
       auto loss = [&](const std::vector<double>& xx) {
         double s = 0;
-        for (size_t i = 0; i < n; ++i) s += act_ref(k, xx[i]) * r[i];
+        for (size_t i = 0; i < n; ++i) s += act(k, xx[i]) * r[i];
         return s;
       };
       std::vector<float> dx = iet::poisoned(n);
@@ -128,7 +102,7 @@ IE_TEST(activation, geglu_forward_backward) {
       for (int64_t m = 0; m < M; ++m)
         for (int64_t d = 0; d < D; ++d) {
           double h = xx[size_t(m * 2 * D + d)], g = xx[size_t(m * 2 * D + D + d)];
-          y[size_t(m * D + d)] = h * act_ref(Activation::GELU, g);
+          y[size_t(m * D + d)] = h * act(Activation::GELU, g);
         }
       return y;
     };
@@ -136,8 +110,8 @@ IE_TEST(activation, geglu_forward_backward) {
     for (int64_t m = 0; m < M; ++m)
       for (int64_t d = 0; d < D; ++d) {
         double h = xd[size_t(m * 2 * D + d)], g = xd[size_t(m * 2 * D + D + d)], gy = dyd[size_t(m * D + d)];
-        dref[size_t(m * 2 * D + d)] = gy * act_ref(Activation::GELU, g);
-        dref[size_t(m * 2 * D + D + d)] = gy * h * act_dref(Activation::GELU, g);
+        dref[size_t(m * 2 * D + d)] = gy * act(Activation::GELU, g);
+        dref[size_t(m * 2 * D + D + d)] = gy * h * act_derivative(Activation::GELU, g);
       }
     std::vector<double> v = iet::to_double(iet::randn(nx, 140));
     double fd = iet::directional_fd(

@@ -8,46 +8,12 @@
 #include "cpu/conv2d.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/conv2d.h"
 
 namespace {
 
 using ie::cpu::Conv2dShape;
-
-Conv2dShape make(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t sh,
-                 int64_t sw, int64_t ph, int64_t pw) {
-  Conv2dShape s{N, C, H, W, K, R, S, sh, sw, ph, pw, 0, 0};
-  s.P = (H + 2 * ph - R) / sh + 1;
-  s.Q = (W + 2 * pw - S) / sw + 1;
-  return s;
-}
-
-// Calls f(n, k, c, p, q, r, si, x_index, w_index, y_index) for every tap that reads inside x.
-template <typename F>
-void each_tap(const Conv2dShape& s, F&& f) {
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t k = 0; k < s.K; ++k)
-      for (int64_t p = 0; p < s.P; ++p)
-        for (int64_t q = 0; q < s.Q; ++q)
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t r = 0; r < s.R; ++r) {
-              int64_t h = p * s.stride_h - s.pad_h + r;
-              if (h < 0 || h >= s.H) continue;
-              for (int64_t si = 0; si < s.S; ++si) {
-                int64_t w = q * s.stride_w - s.pad_w + si;
-                if (w < 0 || w >= s.W) continue;
-                f(size_t(((n * s.C + c) * s.H + h) * s.W + w), size_t(((k * s.C + c) * s.R + r) * s.S + si),
-                  size_t(((n * s.K + k) * s.P + p) * s.Q + q));
-              }
-            }
-}
-
-std::vector<double> ref_forward(const Conv2dShape& s, const double* x, const double* w, const double* b) {
-  std::vector<double> y(size_t(s.N * s.K * s.P * s.Q), 0.0);
-  if (b)
-    for (size_t i = 0; i < y.size(); ++i) y[i] = b[i / size_t(s.P * s.Q) % size_t(s.K)];
-  each_tap(s, [&](size_t xi, size_t wi, size_t yi) { y[yi] += x[xi] * w[wi]; });
-  return y;
-}
+using iet::ref::conv_shape;
 
 std::string describe(const Conv2dShape& s) {
   char buf[200];
@@ -68,24 +34,20 @@ void run_case(const Conv2dShape& s, uint64_t seed, bool check_fd = true) {
   for (bool bias : {true, false}) {
     std::vector<float> y = iet::poisoned(ny);
     ie::cpu::conv2d_forward(s, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
-    IE_EXPECT_REL(iet::rel_error(y, ref_forward(s, xd.data(), wd.data(), bias ? bd.data() : nullptr)), 1e-5,
+    IE_EXPECT_REL(iet::rel_error(y, iet::ref::conv2d_forward(s, xd.data(), wd.data(), bias ? bd.data() : nullptr)), 1e-5,
                   std::string("forward ") + (bias ? "bias " : "") + what);
   }
 
   // float64 reference gradients of loss = <y, dy>
-  std::vector<double> dx_ref(nx, 0.0), dw_ref(nw, 0.0), db_ref(size_t(s.K), 0.0);
-  each_tap(s, [&](size_t xi, size_t wi, size_t yi) {
-    dx_ref[xi] += dyd[yi] * wd[wi];
-    dw_ref[wi] += dyd[yi] * xd[xi];
-  });
-  for (size_t i = 0; i < ny; ++i) db_ref[i / size_t(s.P * s.Q) % size_t(s.K)] += dyd[i];
+  std::vector<double> dx_ref, dw_ref, db_ref;
+  iet::ref::conv2d_backward(s, xd, wd, dyd, dx_ref, dw_ref, db_ref);
 
   if (check_fd) {
     std::vector<double> theta(xd), dir = iet::to_double(iet::randn(nx + nw + size_t(s.K), seed + 4));
     theta.insert(theta.end(), wd.begin(), wd.end());
     theta.insert(theta.end(), bd.begin(), bd.end());
     auto loss = [&](const std::vector<double>& t) {
-      return iet::dot(ref_forward(s, t.data(), t.data() + nx, t.data() + nx + nw), dyd);
+      return iet::dot(iet::ref::conv2d_forward(s, t.data(), t.data() + nx, t.data() + nx + nw), dyd);
     };
     double fd = iet::directional_fd(loss, theta, dir);
     std::vector<double> grad(dx_ref);
@@ -118,7 +80,7 @@ void run_case(const Conv2dShape& s, uint64_t seed, bool check_fd = true) {
   // the kernel's input gradient directly against finite differences (float32 accuracy)
   if (check_fd) {
     std::vector<double> dir = iet::to_double(iet::randn(nx, seed + 7));
-    auto loss_x = [&](const std::vector<double>& xs) { return iet::dot(ref_forward(s, xs.data(), wd.data(), bd.data()), dyd); };
+    auto loss_x = [&](const std::vector<double>& xs) { return iet::dot(iet::ref::conv2d_forward(s, xs.data(), wd.data(), bd.data()), dyd); };
     double fd = iet::directional_fd(loss_x, xd, dir);
     IE_EXPECT(std::fabs(fd - iet::dot(dx, dir)) <= 1e-5 * (std::fabs(fd) + 1), "dx vs FD " + what);
   }
@@ -128,16 +90,16 @@ void run_case(const Conv2dShape& s, uint64_t seed, bool check_fd = true) {
 
 IE_TEST(conv2d, kernels_strides_padding) {
   const Conv2dShape shapes[] = {
-      make(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1),    // 3x3 same, non-square image
-      make(1, 4, 8, 6, 3, 3, 3, 2, 2, 1, 1),    // 3x3 stride 2 pad 1 (UNet downsample)
-      make(2, 5, 9, 7, 17, 3, 3, 2, 2, 0, 0),   // 3x3 stride 2 pad 0 (VAE downsample)
-      make(3, 17, 5, 6, 19, 1, 1, 1, 1, 0, 0),  // 1x1: plain GEMM path
-      make(2, 6, 7, 5, 4, 1, 1, 2, 2, 0, 0),    // 1x1 stride 2
-      make(1, 3, 6, 7, 2, 1, 1, 1, 1, 1, 1),    // 1x1 padded
-      make(2, 3, 5, 8, 4, 2, 3, 1, 2, 0, 1),    // non-square kernel, mixed strides
-      make(1, 20, 12, 10, 33, 3, 3, 1, 1, 1, 1),
-      make(2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),    // smallest
-      make(1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2),    // padding wider than needed
+      conv_shape(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1),    // 3x3 same, non-square image
+      conv_shape(1, 4, 8, 6, 3, 3, 3, 2, 2, 1, 1),    // 3x3 stride 2 pad 1 (UNet downsample)
+      conv_shape(2, 5, 9, 7, 17, 3, 3, 2, 2, 0, 0),   // 3x3 stride 2 pad 0 (VAE downsample)
+      conv_shape(3, 17, 5, 6, 19, 1, 1, 1, 1, 0, 0),  // 1x1: plain GEMM path
+      conv_shape(2, 6, 7, 5, 4, 1, 1, 2, 2, 0, 0),    // 1x1 stride 2
+      conv_shape(1, 3, 6, 7, 2, 1, 1, 1, 1, 1, 1),    // 1x1 padded
+      conv_shape(2, 3, 5, 8, 4, 2, 3, 1, 2, 0, 1),    // non-square kernel, mixed strides
+      conv_shape(1, 20, 12, 10, 33, 3, 3, 1, 1, 1, 1),
+      conv_shape(2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),    // smallest
+      conv_shape(1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2),    // padding wider than needed
   };
   uint64_t seed = 40;
   iet::for_each_cpu_path([&] {
@@ -150,8 +112,8 @@ IE_TEST(conv2d, thread_counts) {
   for (int threads : {1, 2, 3}) {
     ie::set_num_threads(threads);
     iet::for_each_cpu_path([&] {
-      run_case(make(3, 9, 11, 13, 10, 3, 3, 1, 1, 1, 1), seed += 10);
-      run_case(make(2, 24, 6, 5, 20, 1, 1, 1, 1, 0, 0), seed += 10);
+      run_case(conv_shape(3, 9, 11, 13, 10, 3, 3, 1, 1, 1, 1), seed += 10);
+      run_case(conv_shape(2, 24, 6, 5, 20, 1, 1, 1, 1, 0, 0), seed += 10);
     });
   }
   ie::set_num_threads(0);
@@ -163,7 +125,7 @@ IE_TEST(conv2d, thread_counts) {
 IE_TEST(conv2d, bands_of_images_and_rows) {
   uint64_t seed = 700;
   iet::for_each_cpu_path([&] {
-    run_case(make(3, 4, 15, 15, 6, 3, 3, 1, 1, 1, 1), seed += 10);
-    run_case(make(2, 512, 32, 30, 1, 3, 3, 1, 1, 1, 1), seed += 10, false);
+    run_case(conv_shape(3, 4, 15, 15, 6, 3, 3, 1, 1, 1, 1), seed += 10);
+    run_case(conv_shape(2, 512, 32, 30, 1, 3, 3, 1, 1, 1, 1), seed += 10, false);
   });
 }

@@ -14,11 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "cuda_helpers.h"
 #include "harness.h"
 #include "ie/error.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/tensor.h"
+#include "reference/elementwise.h"
+
+using namespace iet::gpu;
 
 namespace {
 
@@ -26,45 +30,8 @@ using ie::DType;
 using ie::Shape;
 using ie::Tensor;
 namespace ops = ie::ops;
-
-const ie::Device kGpu{ie::DeviceType::CUDA, 0};
-const DType kFloatTypes[] = {DType::F32, DType::F16, DType::BF16};
-
-double tol_for(DType dt) { return dt == DType::F32 ? 1e-5 : dt == DType::F16 ? 1e-2 : 2e-2; }
-std::string dname(DType dt) { return ie::dtype_name(dt); }
-
-int64_t numel(const Shape& s) { return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<int64_t>()); }
-
-float round_to(DType dt, float v) {
-  if (dt == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
-  if (dt == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
-  return v;
-}
-std::vector<float> rounded(DType dt, std::vector<float> v) {
-  for (float& x : v) x = round_to(dt, x);
-  return v;
-}
-
-// A dt tensor on the GPU holding v (rounded to dt on the host).
-Tensor gpu(const std::vector<float>& v, const Shape& s, DType dt = DType::F32) {
-  if (dt == DType::F32) return ops::from_host(v.data(), v.size() * 4, s, DType::F32, kGpu);
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = dt == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
-  return ops::from_host(h.data(), h.size() * 2, s, dt, kGpu);
-}
-
-// Any float tensor read back as float32 (converted on the host from the stored bits).
-std::vector<float> host(const Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  if (t.dtype() == DType::F32) {
-    ops::copy_to_host(t, v.data());
-    return v;
-  }
-  std::vector<uint16_t> h(v.size());
-  ops::copy_to_host(t, h.data());
-  for (size_t i = 0; i < v.size(); ++i) v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
-  return v;
-}
+using iet::ref::numel;
+using iet::ref::offset_of;
 
 std::vector<uint8_t> bytes_of(const Tensor& t) {
   std::vector<uint8_t> b(t.nbytes());
@@ -72,25 +39,6 @@ std::vector<uint8_t> bytes_of(const Tensor& t) {
   return b;
 }
 
-// Element strides of a contiguous `in` (right-aligned against `out`) read over `out`; 0 on broadcast dims.
-Shape bstrides(const Shape& in, const Shape& out) {
-  Shape st(out.size(), 0);
-  int64_t s = 1;
-  const size_t off = out.size() - in.size();
-  for (size_t d = in.size(); d-- > 0;) {
-    st[off + d] = in[d] == 1 ? 0 : s;
-    s *= in[d];
-  }
-  return st;
-}
-int64_t offset_of(int64_t i, const Shape& shape, const Shape& st) {
-  int64_t off = 0;
-  for (size_t d = shape.size(); d-- > 0;) {
-    off += (i % shape[d]) * st[d];
-    i /= shape[d];
-  }
-  return off;
-}
 Shape bshape(const Shape& a, const Shape& b) {
   size_t n = std::max(a.size(), b.size());
   Shape out(n);
@@ -111,29 +59,20 @@ const char* op_name(ops::Binary op) {
   }
   return "?";
 }
-double op_ref(ops::Binary op, double a, double b) {
-  switch (op) {
-    case ops::Binary::Add: return a + b;
-    case ops::Binary::Sub: return a - b;
-    case ops::Binary::Mul: return a * b;
-    case ops::Binary::Div: return a / b;
-  }
-  return 0;
-}
 const ops::Binary kOps[] = {ops::Binary::Add, ops::Binary::Sub, ops::Binary::Mul, ops::Binary::Div};
 
 // binary and binary_backward for shapes as, bs, every op and float dtype.
 void check_binary(const Shape& as, const Shape& bs, uint64_t seed) {
   const Shape out = bshape(as, bs);
-  const Shape sa = bstrides(as, out), sb = bstrides(bs, out);
+  const Shape sa = iet::ref::broadcast_strides(as, out), sb = iet::ref::broadcast_strides(bs, out);
   const int64_t n = numel(out);
   std::vector<float> a0 = iet::randn(size_t(numel(as)), seed);
   std::vector<float> b0 = iet::rand_uniform(size_t(numel(bs)), seed + 1, 0.5f, 2.0f);  // a safe divisor
   for (size_t i = 0; i < b0.size(); i += 3) b0[i] = -b0[i];
   std::vector<float> dy0 = iet::randn(size_t(n), seed + 2);
   for (DType dt : kFloatTypes) {
-    std::vector<float> a = rounded(dt, a0), b = rounded(dt, b0), dy = rounded(dt, dy0);
-    Tensor A = gpu(a, as, dt), B = gpu(b, bs, dt), DY = gpu(dy, out, dt);
+    std::vector<float> a = rounded(a0, dt), b = rounded(b0, dt), dy = rounded(dy0, dt);
+    Tensor A = upload(a, as, dt), B = upload(b, bs, dt), DY = upload(dy, out, dt);
     for (ops::Binary op : kOps) {
       const std::string nm = std::string(op_name(op)) + " " + ie::shape_str(as) + " " + ie::shape_str(bs) + " " + dname(dt);
       std::vector<double> ref(static_cast<size_t>(n));
@@ -141,7 +80,7 @@ void check_binary(const Shape& as, const Shape& bs, uint64_t seed) {
       for (int64_t i = 0; i < n; ++i) {
         const int64_t ia = offset_of(i, out, sa), ib = offset_of(i, out, sb);
         const double x = a[size_t(ia)], y = b[size_t(ib)], g = dy[size_t(i)];
-        ref[size_t(i)] = op_ref(op, x, y);
+        ref[size_t(i)] = iet::ref::binary(op, x, y);
         switch (op) {
           case ops::Binary::Add: da[size_t(ia)] += g; db[size_t(ib)] += g; break;
           case ops::Binary::Sub: da[size_t(ia)] += g; db[size_t(ib)] -= g; break;
@@ -151,12 +90,12 @@ void check_binary(const Shape& as, const Shape& bs, uint64_t seed) {
       }
       Tensor Y = ops::binary(op, A, B);
       IE_EXPECT(Y.dtype() == dt && Y.shape() == out, nm + ": output is " + Y.desc());
-      IE_EXPECT_REL(iet::rel_error(host(Y), ref), tol_for(dt), nm + " forward");
+      IE_EXPECT_REL(iet::rel_error(download(Y), ref), tol(dt), nm + " forward");
       ops::BinaryGrads g = ops::binary_backward(op, A, B, DY);
       IE_EXPECT(g.da.shape() == as && g.db.shape() == bs && g.da.dtype() == dt && g.db.dtype() == dt,
                 nm + ": gradient shapes " + g.da.desc() + ", " + g.db.desc());
-      IE_EXPECT_REL(iet::rel_error(host(g.da), da), tol_for(dt), nm + " backward da");
-      IE_EXPECT_REL(iet::rel_error(host(g.db), db), tol_for(dt), nm + " backward db");
+      IE_EXPECT_REL(iet::rel_error(download(g.da), da), tol(dt), nm + " backward da");
+      IE_EXPECT_REL(iet::rel_error(download(g.db), db), tol(dt), nm + " backward db");
     }
   }
 }
@@ -192,11 +131,11 @@ IE_TEST(cuda_elem, binary_general_broadcast) {
 
 IE_TEST(cuda_elem, binary_argument_errors) {
   if (!iet::cuda_device_or_skip()) return;
-  Tensor a = gpu(iet::randn(6, 1), {2, 3}), b = gpu(iet::randn(12, 2), {4, 3});
+  Tensor a = upload(iet::randn(6, 1), {2, 3}), b = upload(iet::randn(12, 2), {4, 3});
   IE_EXPECT(iet::throws_with([&] { ops::binary(ops::Binary::Add, a, b); },
                              "add: shapes [2, 3] and [4, 3] cannot be broadcast together"),
             "broadcast error on cuda");
-  Tensor h = gpu(iet::randn(6, 3), {2, 3}, DType::F16);
+  Tensor h = upload(iet::randn(6, 3), {2, 3}, DType::F16);
   IE_EXPECT(iet::throws_with([&] { ops::binary(ops::Binary::Mul, a, h); }, "mul: b is float16 but the other inputs are float32"),
             "mixed dtypes rejected");
   Tensor c = ops::randn({2, 3}, 1, 0, 0, 1, DType::F32, ie::Device{});
@@ -209,12 +148,12 @@ IE_TEST(cuda_elem, affine) {
   for (int64_t n : {int64_t(1), int64_t(7), int64_t(33), int64_t(130), int64_t(100003)}) {
     std::vector<float> x0 = iet::randn(size_t(n), 30300 + uint64_t(n));
     for (DType dt : kFloatTypes) {
-      std::vector<float> x = rounded(dt, x0);
+      std::vector<float> x = rounded(x0, dt);
       std::vector<double> ref(x.size());
       for (size_t i = 0; i < x.size(); ++i) ref[i] = -1.75 * double(x[i]) + 0.3;
-      Tensor y = ops::affine(gpu(x, {n}, dt), -1.75, 0.3);
+      Tensor y = ops::affine(upload(x, {n}, dt), -1.75, 0.3);
       IE_EXPECT(y.dtype() == dt, "affine keeps the dtype");
-      IE_EXPECT_REL(iet::rel_error(host(y), ref), tol_for(dt), "affine n=" + std::to_string(n) + " " + dname(dt));
+      IE_EXPECT_REL(iet::rel_error(download(y), ref), tol(dt), "affine n=" + std::to_string(n) + " " + dname(dt));
     }
   }
 }
@@ -244,7 +183,7 @@ void check_reduce(const ReduceCase& c, uint64_t seed) {
     }
   }
   const double scale = c.mean ? 1.0 / double(count) : 1.0;
-  const Shape kst = bstrides(kept, c.shape);
+  const Shape kst = iet::ref::broadcast_strides(kept, c.shape);
   const int64_t n = numel(c.shape), nk = numel(kept);
   std::vector<float> x0 = iet::randn(size_t(n), seed), dy0 = iet::randn(size_t(nk), seed + 1);
   for (float& v : x0) v += 0.5f;  // a nonzero mean: the sums do not cancel to nothing
@@ -252,17 +191,17 @@ void check_reduce(const ReduceCase& c, uint64_t seed) {
   for (int64_t a : c.axes) nm += " " + std::to_string(a);
   if (c.keepdim) nm += " keepdim";
   for (DType dt : kFloatTypes) {
-    std::vector<float> x = rounded(dt, x0), dy = rounded(dt, dy0);
+    std::vector<float> x = rounded(x0, dt), dy = rounded(dy0, dt);
     std::vector<double> ref(static_cast<size_t>(nk), 0.0), dref(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) ref[size_t(offset_of(i, c.shape, kst))] += x[size_t(i)];
     for (double& v : ref) v *= scale;
     for (int64_t i = 0; i < n; ++i) dref[size_t(i)] = scale * dy[size_t(offset_of(i, c.shape, kst))];
-    Tensor y = ops::reduce(gpu(x, c.shape, dt), c.axes, c.keepdim, c.mean);
+    Tensor y = ops::reduce(upload(x, c.shape, dt), c.axes, c.keepdim, c.mean);
     IE_EXPECT(y.shape() == out && y.dtype() == dt, nm + " " + dname(dt) + ": output is " + y.desc());
-    IE_EXPECT_REL(iet::rel_error(host(y), ref), tol_for(dt), nm + " " + dname(dt) + " forward");
-    Tensor dx = ops::reduce_backward(gpu(dy, out, dt), c.shape, c.axes, c.keepdim, c.mean);
+    IE_EXPECT_REL(iet::rel_error(download(y), ref), tol(dt), nm + " " + dname(dt) + " forward");
+    Tensor dx = ops::reduce_backward(upload(dy, out, dt), c.shape, c.axes, c.keepdim, c.mean);
     IE_EXPECT(dx.shape() == c.shape && dx.dtype() == dt, nm + " " + dname(dt) + ": dx is " + dx.desc());
-    IE_EXPECT_REL(iet::rel_error(host(dx), dref), tol_for(dt), nm + " " + dname(dt) + " backward");
+    IE_EXPECT_REL(iet::rel_error(download(dx), dref), tol(dt), nm + " " + dname(dt) + " backward");
   }
 }
 
@@ -292,11 +231,11 @@ IE_TEST(cuda_elem, reduce_innermost_kept) {
 IE_TEST(cuda_elem, reduce_empty_and_errors) {
   if (!iet::cuda_device_or_skip()) return;
   Tensor x = ops::zeros({0, 4}, DType::F32, kGpu);
-  std::vector<float> y = host(ops::reduce(x, {0}, false, false));
+  std::vector<float> y = download(ops::reduce(x, {0}, false, false));
   IE_EXPECT(y == std::vector<float>(4, 0.f), "a sum over an empty axis is 0");
   IE_EXPECT(iet::throws_with([&] { ops::reduce(x, {0}, false, true); }, "mean: cannot average over an empty dimension"),
             "mean over an empty axis rejected");
-  IE_EXPECT(iet::throws_with([&] { ops::reduce(gpu(iet::randn(6, 1), {2, 3}), {2}, false, false); },
+  IE_EXPECT(iet::throws_with([&] { ops::reduce(upload(iet::randn(6, 1), {2, 3}), {2}, false, false); },
                              "sum: axis 2 is out of range for a 2-D tensor"),
             "axis error on cuda");
 }
@@ -311,15 +250,15 @@ IE_TEST(cuda_elem, sum_to_shape) {
   uint64_t seed = 30600;
   for (const C& c : cases) {
     std::vector<float> d0 = iet::randn(size_t(numel(c.from)), ++seed);
-    const Shape st = bstrides(c.to, c.from);
+    const Shape st = iet::ref::broadcast_strides(c.to, c.from);
     for (DType dt : kFloatTypes) {
-      std::vector<float> d = rounded(dt, d0);
+      std::vector<float> d = rounded(d0, dt);
       std::vector<double> ref(size_t(numel(c.to)), 0.0);
       for (int64_t i = 0; i < numel(c.from); ++i) ref[size_t(offset_of(i, c.from, st))] += d[size_t(i)];
-      Tensor y = ops::sum_to_shape(gpu(d, c.from, dt), c.to);
+      Tensor y = ops::sum_to_shape(upload(d, c.from, dt), c.to);
       const std::string nm = "sumToShape " + ie::shape_str(c.from) + " -> " + ie::shape_str(c.to) + " " + dname(dt);
       IE_EXPECT(y.shape() == c.to && y.dtype() == dt, nm + ": got " + y.desc());
-      IE_EXPECT_REL(iet::rel_error(host(y), ref), tol_for(dt), nm);
+      IE_EXPECT_REL(iet::rel_error(download(y), ref), tol(dt), nm);
     }
   }
 }
@@ -328,23 +267,23 @@ IE_TEST(cuda_elem, assign_into_views) {
   if (!iet::cuda_device_or_skip()) return;
   const std::vector<float> buf0 = iet::randn(200, 30700), src0 = iet::randn(21, 30701);
   for (DType dt : {DType::F32, DType::F16}) {
-    std::vector<float> b = rounded(dt, buf0), s = rounded(dt, src0);
+    std::vector<float> b = rounded(buf0, dt), s = rounded(src0, dt);
     for (bool acc : {false, true}) {
-      Tensor buf = gpu(b, {200}, dt);
+      Tensor buf = upload(b, {200}, dt);
       Tensor dst = buf.view(13, {7, 3});
-      ops::assign(dst, gpu(s, {21}, dt), acc);
+      ops::assign(dst, upload(s, {21}, dt), acc);
       std::vector<double> ref(b.begin(), b.end());
       for (size_t i = 0; i < 21; ++i) ref[13 + i] = acc ? double(b[13 + i]) + double(s[i]) : double(s[i]);
-      IE_EXPECT_REL(iet::rel_error(host(buf), ref), tol_for(dt) * 0.1,
+      IE_EXPECT_REL(iet::rel_error(download(buf), ref), tol(dt) * 0.1,
                     std::string("assign ") + (acc ? "accumulate " : "copy ") + dname(dt));
-      std::vector<float> got = host(buf);
+      std::vector<float> got = download(buf);
       bool untouched = true;
       for (size_t i = 0; i < 200; ++i)
         if (i < 13 || i >= 34) untouched = untouched && got[i] == b[i];
       IE_EXPECT(untouched, "assign wrote outside its view");
     }
   }
-  IE_EXPECT(iet::throws_with([&] { ops::assign(gpu(buf0, {200}), gpu(src0, {21}), false); }, "different element counts"),
+  IE_EXPECT(iet::throws_with([&] { ops::assign(upload(buf0, {200}), upload(src0, {21}), false); }, "different element counts"),
             "assign count mismatch");
 }
 
@@ -426,8 +365,8 @@ IE_TEST(cuda_elem, cast_matches_cpu_bits) {
   // odd lengths through the grid-stride loop
   for (int64_t n : {int64_t(1), int64_t(7), int64_t(33), int64_t(100003)}) {
     std::vector<float> x = iet::randn(size_t(n), 30910 + uint64_t(n));
-    Tensor back = ops::cast(ops::cast(gpu(x, {n}), DType::BF16), DType::F32);
-    IE_EXPECT(host(back) == rounded(DType::BF16, x), "float32 -> bfloat16 -> float32, n=" + std::to_string(n));
+    Tensor back = ops::cast(ops::cast(upload(x, {n}), DType::BF16), DType::F32);
+    IE_EXPECT(download(back) == rounded(x, DType::BF16), "float32 -> bfloat16 -> float32, n=" + std::to_string(n));
   }
 }
 
@@ -437,17 +376,17 @@ IE_TEST(cuda_elem, randn_rand_counter_layout) {
     for (uint64_t offset : {uint64_t(0), uint64_t(3), uint64_t(1) << 33}) {
       const std::string nm = "n=" + std::to_string(n) + " offset=" + std::to_string(offset);
       // normals: the CPU's values up to the device's logf/sinf/cosf (a few ulp)
-      std::vector<float> c = host(ops::randn({n}, 77, offset, 0.5f, 2.f, DType::F32, ie::Device{}));
-      std::vector<float> g = host(ops::randn({n}, 77, offset, 0.5f, 2.f, DType::F32, kGpu));
+      std::vector<float> c = download(ops::randn({n}, 77, offset, 0.5f, 2.f, DType::F32, ie::Device{}));
+      std::vector<float> g = download(ops::randn({n}, 77, offset, 0.5f, 2.f, DType::F32, kGpu));
       IE_EXPECT_REL(iet::rel_error(g, iet::to_double(c)), 1e-6, "randn vs cpu " + nm);
       // element i of (offset) is element i + 1 of (offset − 1): the same counter, bit for bit
       if (offset > 0) {
-        std::vector<float> g1 = host(ops::randn({n + 1}, 77, offset - 1, 0.5f, 2.f, DType::F32, kGpu));
+        std::vector<float> g1 = download(ops::randn({n + 1}, 77, offset - 1, 0.5f, 2.f, DType::F32, kGpu));
         IE_EXPECT(std::memcmp(g1.data() + 1, g.data(), size_t(n) * 4) == 0, "randn counter shift " + nm);
       }
       // uniforms: integer Philox, exact scaling
-      std::vector<float> cu = host(ops::rand({n}, 78, offset, -1.f, 3.f, DType::F32, ie::Device{}));
-      std::vector<float> gu = host(ops::rand({n}, 78, offset, -1.f, 3.f, DType::F32, kGpu));
+      std::vector<float> cu = download(ops::rand({n}, 78, offset, -1.f, 3.f, DType::F32, ie::Device{}));
+      std::vector<float> gu = download(ops::rand({n}, 78, offset, -1.f, 3.f, DType::F32, kGpu));
       IE_EXPECT_REL(iet::rel_error(gu, iet::to_double(cu)), 1e-6, "rand vs cpu " + nm);
       bool in_range = true;
       for (float v : gu) in_range = in_range && v >= -1.f && v < 3.f;
@@ -456,9 +395,9 @@ IE_TEST(cuda_elem, randn_rand_counter_layout) {
         Tensor h = ops::randn({n}, 77, offset, 0.5f, 2.f, dt, kGpu);
         IE_EXPECT(h.dtype() == dt && h.device() == kGpu, "randn " + dname(dt) + " is " + h.desc());
         // the float32 normals rounded to dt (a value on a rounding boundary may go either way)
-        IE_EXPECT_REL(iet::rel_error(host(h), iet::to_double(rounded(dt, c))), tol_for(dt) * 0.1, "randn " + dname(dt) + " " + nm);
-        IE_EXPECT_REL(iet::rel_error(host(ops::rand({n}, 78, offset, -1.f, 3.f, dt, kGpu)), iet::to_double(rounded(dt, cu))),
-                      tol_for(dt) * 0.1, "rand " + dname(dt) + " " + nm);
+        IE_EXPECT_REL(iet::rel_error(download(h), iet::to_double(rounded(c, dt))), tol(dt) * 0.1, "randn " + dname(dt) + " " + nm);
+        IE_EXPECT_REL(iet::rel_error(download(ops::rand({n}, 78, offset, -1.f, 3.f, dt, kGpu)), iet::to_double(rounded(cu, dt))),
+                      tol(dt) * 0.1, "rand " + dname(dt) + " " + nm);
       }
     }
   }

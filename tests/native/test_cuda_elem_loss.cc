@@ -12,12 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "cuda_helpers.h"
 #include "harness.h"
 #include "ie/error.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/philox.h"
 #include "ie/tensor.h"
+#include "reference/optimizer.h"
+#include "reference/scheduler.h"
+#include "reference/triplet_loss.h"
+
+using namespace iet::gpu;
 
 namespace {
 
@@ -26,40 +32,8 @@ using ie::Shape;
 using ie::Tensor;
 namespace ops = ie::ops;
 
-const ie::Device kGpu{ie::DeviceType::CUDA, 0};
-const DType kFloatTypes[] = {DType::F32, DType::F16, DType::BF16};
-double tol_for(DType dt) { return dt == DType::F32 ? 1e-5 : dt == DType::F16 ? 1e-2 : 2e-2; }
-std::string dname(DType dt) { return ie::dtype_name(dt); }
-
-float round_to(DType dt, float v) {
-  if (dt == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
-  if (dt == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
-  return v;
-}
-std::vector<float> rounded(DType dt, std::vector<float> v) {
-  for (float& x : v) x = round_to(dt, x);
-  return v;
-}
-Tensor gpu(const std::vector<float>& v, const Shape& s, DType dt = DType::F32) {
-  if (dt == DType::F32) return ops::from_host(v.data(), v.size() * 4, s, DType::F32, kGpu);
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = dt == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
-  return ops::from_host(h.data(), h.size() * 2, s, dt, kGpu);
-}
-Tensor gpu1(const std::vector<float>& v) { return gpu(v, {int64_t(v.size())}); }
 Tensor cpu1(const std::vector<float>& v) {
   return ops::from_host(v.data(), v.size() * 4, {int64_t(v.size())}, DType::F32, ie::Device{});
-}
-std::vector<float> host(const Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  if (t.dtype() == DType::F32) {
-    ops::copy_to_host(t, v.data());
-    return v;
-  }
-  std::vector<uint16_t> h(v.size());
-  ops::copy_to_host(t, h.data());
-  for (size_t i = 0; i < v.size(); ++i) v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
-  return v;
 }
 
 }  // namespace
@@ -77,18 +51,18 @@ IE_TEST(cuda_elem_loss, mse_forward_backward) {
     std::vector<double> dref(n);
     for (size_t i = 0; i < n; ++i) dref[i] = double(g) * 2 * (double(p[i]) - t[i]) / double(n);
     const std::string nm = "mse n=" + std::to_string(n);
-    Tensor P = gpu1(p), T = gpu1(t);
+    Tensor P = upload1(p), T = upload1(t);
     Tensor loss = ops::mse_loss(P, T);
     IE_EXPECT(loss.ndim() == 0 && loss.dtype() == DType::F32, nm + ": loss is " + loss.desc());
-    std::vector<float> l = host(loss);
+    std::vector<float> l = download(loss);
     // double accumulation: only the final rounding to float32
     IE_EXPECT_REL(std::fabs(l[0] - loss_ref) / loss_ref, 1e-6, nm + " loss vs float64");
-    std::vector<float> l2 = host(ops::mse_loss(P, T));
+    std::vector<float> l2 = download(ops::mse_loss(P, T));
     IE_EXPECT(std::memcmp(l.data(), l2.data(), 4) == 0, nm + ": the same bits on a second run");
-    Tensor d = ops::mse_loss_backward(P, T, gpu({g}, {}));
-    IE_EXPECT_REL(iet::rel_error(host(d), dref), 1e-6, nm + " dpred");
+    Tensor d = ops::mse_loss_backward(P, T, upload({g}, {}));
+    IE_EXPECT_REL(iet::rel_error(download(d), dref), 1e-6, nm + " dpred");
   }
-  IE_EXPECT(iet::throws_with([] { ops::mse_loss(gpu1(iet::randn(6, 1)), gpu(iet::randn(6, 2), {3, 2})); },
+  IE_EXPECT(iet::throws_with([] { ops::mse_loss(upload1(iet::randn(6, 1)), upload(iet::randn(6, 2), {3, 2})); },
                              "mseLoss: pred [6] and target [3, 2] must have the same shape"),
             "mse shape error on cuda");
 }
@@ -99,76 +73,17 @@ namespace {
 
 using ops::TripletLossOptions;
 
-struct Ref {
-  double loss = 0, mse = 0, triplet = 0, counted = 0;
-  std::vector<double> dpos, dneg, active, grad;
-};
-
-// tests/native/test_triplet_loss.cc's float64 definition.
-Ref triplet_reference(const std::vector<double>& pred, const std::vector<double>& tgt, int64_t B, int64_t n,
-                      const std::vector<uint8_t>& keep, const TripletLossOptions& o) {
-  Ref r;
-  std::vector<double> sp(static_cast<size_t>(B)), sn(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < n; ++i) {
-      double dp = pred[size_t(b * n + i)] - tgt[size_t(b * n + i)], dn = pred[size_t((B + b) * n + i)] - tgt[size_t(b * n + i)];
-      sp[size_t(b)] += dp * dp;
-      sn[size_t(b)] += dn * dn;
-    }
-  for (int64_t b = 0; b < B; ++b) {
-    r.mse += sp[size_t(b)];
-    r.counted += keep[size_t(b)] ? 1 : 0;
-  }
-  r.mse /= double(B * n);
-  auto dist = [&](double s) { return o.l2 ? std::sqrt(s) : s / double(n); };
-  auto slope = [&](double s) { return o.l2 ? (s > 0 ? 1 / std::sqrt(s) : 0.0) : 2.0 / double(n); };
-  r.grad.assign(pred.size(), 0.0);
-  double tri = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    double dp = dist(sp[size_t(b)]), dn = dist(sn[size_t(b)]), h = dp - dn + o.margin;
-    bool active = keep[size_t(b)] && h > 0 && h >= o.threshold;
-    if (active) tri += h;
-    r.dpos.push_back(dp);
-    r.dneg.push_back(dn);
-    r.active.push_back(active ? 1 : 0);
-    double g = active ? o.weight / r.counted : 0;
-    double cp = o.mse_weight * 2 / double(B * n) + (o.stop_grad_positive ? 0 : g * slope(sp[size_t(b)]));
-    double cn = -g * slope(sn[size_t(b)]);
-    for (int64_t i = 0; i < n; ++i) {
-      r.grad[size_t(b * n + i)] = o.grad_scale * cp * (pred[size_t(b * n + i)] - tgt[size_t(b * n + i)]);
-      r.grad[size_t((B + b) * n + i)] = o.grad_scale * cn * (pred[size_t((B + b) * n + i)] - tgt[size_t(b * n + i)]);
-    }
-  }
-  r.triplet = r.counted > 0 ? tri / r.counted : 0;
-  r.loss = o.mse_weight * r.mse + o.weight * r.triplet;
-  return r;
-}
-
-// pos close to ε and neg further away for some samples, the reverse for others: both hinge sides.
-void make_inputs(int64_t B, int64_t n, uint64_t seed, std::vector<float>& pred, std::vector<float>& tgt) {
-  tgt = iet::randn(size_t(B * n), seed);
-  std::vector<float> a = iet::randn(size_t(2 * B * n), seed + 1);
-  pred.resize(size_t(2 * B * n));
-  for (int64_t b = 0; b < B; ++b) {
-    float sp = b % 2 ? 0.5f : 0.1f, sn = b % 2 ? 0.1f : 0.5f;
-    for (int64_t i = 0; i < n; ++i) {
-      pred[size_t(b * n + i)] = tgt[size_t(b * n + i)] + sp * a[size_t(b * n + i)];
-      pred[size_t((B + b) * n + i)] = tgt[size_t(b * n + i)] + sn * a[size_t((B + b) * n + i)];
-    }
-  }
-}
-
 void check_triplet(int64_t B, int64_t C, int64_t HW, const TripletLossOptions& o, const std::vector<uint8_t>& keep,
                    uint64_t seed, const std::string& name) {
   const int64_t n = C * HW;
   std::vector<float> pred, tgt;
-  make_inputs(B, n, seed, pred, tgt);
-  Ref r = triplet_reference(iet::to_double(pred), iet::to_double(tgt), B, n, keep, o);
-  Tensor P = gpu(pred, {2 * B, C, HW}), T = gpu(tgt, {B, C, HW});
+  iet::ref::triplet_inputs(B, n, seed, pred, tgt);
+  iet::ref::TripletRef r = iet::ref::triplet_loss(iet::to_double(pred), iet::to_double(tgt), B, n, keep, o);
+  Tensor P = upload(pred, {2 * B, C, HW}), T = upload(tgt, {B, C, HW});
   ops::TripletLossOut out = ops::triplet_loss(P, T, keep, o);
   IE_EXPECT(out.stats.shape() == Shape{4 + 3 * B} && out.grad.shape() == P.shape(),
             name + ": stats " + out.stats.desc() + ", grad " + out.grad.desc());
-  std::vector<float> st = host(out.stats), g = host(out.grad);
+  std::vector<float> st = download(out.stats), g = download(out.grad);
   const std::vector<double> want_terms{r.loss, r.mse, r.triplet, r.counted};
   IE_EXPECT_REL(iet::rel_error(std::vector<float>(st.begin(), st.begin() + 4), want_terms), 1e-6, name + " loss terms");
   IE_EXPECT_REL(iet::rel_error(std::vector<float>(st.begin() + 4, st.begin() + 4 + B), r.dpos), 1e-6, name + " d_pos");
@@ -179,7 +94,7 @@ void check_triplet(int64_t B, int64_t C, int64_t HW, const TripletLossOptions& o
   IE_EXPECT_REL(iet::rel_error(g, r.grad), 1e-6, name + " gradient");
   // the same bits on a second run (fixed-order reductions)
   ops::TripletLossOut again = ops::triplet_loss(P, T, keep, o);
-  IE_EXPECT(host(again.stats) == st && host(again.grad) == g, name + ": a second run gives other bits");
+  IE_EXPECT(download(again.stats) == st && download(again.grad) == g, name + ": a second run gives other bits");
 }
 
 }  // namespace
@@ -224,10 +139,10 @@ IE_TEST(cuda_elem_loss, triplet_l2_distance_and_big_masks) {
   for (int i = 0; i < 16; ++i) p[size_t(i)] = t[size_t(i % 8)];
   o = TripletLossOptions{};
   o.l2 = true;
-  ops::TripletLossOut out = ops::triplet_loss(gpu(p, {4, 4}), gpu(t, {2, 4}), {1, 1}, o);
+  ops::TripletLossOut out = ops::triplet_loss(upload(p, {4, 4}), upload(t, {2, 4}), {1, 1}, o);
   bool finite = true;
-  for (float v : host(out.grad)) finite = finite && std::isfinite(v);
-  for (float v : host(out.stats)) finite = finite && std::isfinite(v);
+  for (float v : download(out.grad)) finite = finite && std::isfinite(v);
+  for (float v : download(out.stats)) finite = finite && std::isfinite(v);
   IE_EXPECT(finite, "l2 at zero distance stays finite");
 }
 
@@ -240,30 +155,24 @@ IE_TEST(cuda_elem_loss, adamw_over_steps) {
     ops::AdamWOptions o;
     o.lr = 3e-3;
     o.weight_decay = 0.05;
-    Tensor p = gpu1(p0), m = gpu1(m0), v = gpu1(v0);
+    Tensor p = upload1(p0), m = upload1(m0), v = upload1(v0);
     Tensor pc = cpu1(p0), mc = cpu1(m0), vc = cpu1(v0);
     std::vector<double> P = iet::to_double(p0), M(n, 0.0), V(n, 0.0);
     for (int64_t step = 1; step <= 4; ++step) {
       std::vector<float> g = iet::randn(n, 31310 + n + uint64_t(step));
       o.step = step;
       o.grad_scale = step == 3 ? 0.25 : 1.0;
-      ops::adamw_step(p, gpu1(g), m, v, o);
+      ops::adamw_step(p, upload1(g), m, v, o);
       ops::adamw_step(pc, cpu1(g), mc, vc, o);
-      double bc1 = 1 - std::pow(o.beta1, double(step)), bc2 = 1 - std::pow(o.beta2, double(step));
-      for (size_t i = 0; i < n; ++i) {
-        double gi = double(g[i]) * o.grad_scale;
-        M[i] = o.beta1 * M[i] + (1 - o.beta1) * gi;
-        V[i] = o.beta2 * V[i] + (1 - o.beta2) * gi * gi;
-        P[i] = P[i] * (1 - o.lr * o.weight_decay) - o.lr / bc1 * M[i] / (std::sqrt(V[i]) / std::sqrt(bc2) + o.eps);
-      }
+      iet::ref::adamw_step(P, M, V, g, o);
     }
     const std::string nm = "adamw n=" + std::to_string(n);
     // the CPU op's own bounds (tests/native/test_optimizer.cc)
-    IE_EXPECT_REL(iet::rel_error(host(p), P), 1e-6, nm + " params after 4 steps");
-    IE_EXPECT_REL(iet::rel_error(host(m), M), 1e-6, nm + " first moment");
-    IE_EXPECT_REL(iet::rel_error(host(v), V), 1e-5, nm + " second moment");
+    IE_EXPECT_REL(iet::rel_error(download(p), P), 1e-6, nm + " params after 4 steps");
+    IE_EXPECT_REL(iet::rel_error(download(m), M), 1e-6, nm + " first moment");
+    IE_EXPECT_REL(iet::rel_error(download(v), V), 1e-5, nm + " second moment");
     // same formula and rounding as the CPU kernel: equal up to the CPU's FMA contraction
-    IE_EXPECT_REL(iet::rel_error(host(p), iet::to_double(host(pc))), 1e-6, nm + " params vs the CPU op");
+    IE_EXPECT_REL(iet::rel_error(download(p), iet::to_double(download(pc))), 1e-6, nm + " params vs the CPU op");
   }
 }
 
@@ -273,18 +182,18 @@ IE_TEST(cuda_elem_loss, sum_squares_deterministic_and_non_finite) {
     std::vector<float> x = iet::randn(n, 31400 + n);
     double ref = 0;
     for (float v : x) ref += double(v) * double(v);
-    Tensor X = gpu1(x);
-    std::vector<float> s = host(ops::sum_squares(X));
+    Tensor X = upload1(x);
+    std::vector<float> s = download(ops::sum_squares(X));
     const std::string nm = "sumSquares n=" + std::to_string(n);
     IE_EXPECT(s.size() == 2, nm + ": output is not [2]");
     IE_EXPECT_REL(n ? std::fabs(s[0] - ref) / ref : std::fabs(s[0]), 1e-7, nm + " vs float64");
     IE_EXPECT(s[1] == 1.f, nm + " finite flag");
-    IE_EXPECT(host(ops::sum_squares(X)) == s, nm + ": the same bits on a second run");
+    IE_EXPECT(download(ops::sum_squares(X)) == s, nm + ": the same bits on a second run");
     if (n == 0) continue;
     for (float bad : {NAN, INFINITY, -INFINITY}) {
       std::vector<float> y = x;
       y[n / 2] = bad;
-      IE_EXPECT(host(ops::sum_squares(gpu1(y)))[1] == 0.f, nm + ": a non-finite element clears the flag");
+      IE_EXPECT(download(ops::sum_squares(upload1(y)))[1] == 0.f, nm + ": a non-finite element clears the flag");
     }
   }
 }
@@ -293,11 +202,11 @@ IE_TEST(cuda_elem_loss, ema_update) {
   if (!iet::cuda_device_or_skip()) return;
   for (size_t n : {size_t(1), size_t(130), size_t(70001)}) {
     std::vector<float> e0 = iet::randn(n, 31500 + n), p = iet::randn(n, 31501 + n);
-    Tensor e = gpu1(e0);
-    ops::ema_update(e, gpu1(p), 0.999);
+    Tensor e = upload1(e0);
+    ops::ema_update(e, upload1(p), 0.999);
     std::vector<double> ref(n);
     for (size_t i = 0; i < n; ++i) ref[i] = 0.999 * e0[i] + 0.001 * p[i];
-    IE_EXPECT_REL(iet::rel_error(host(e), ref), 1e-6, "ema n=" + std::to_string(n));
+    IE_EXPECT_REL(iet::rel_error(download(e), ref), 1e-6, "ema n=" + std::to_string(n));
   }
   Tensor a = ops::zeros({10}, DType::F32, kGpu);
   IE_EXPECT(iet::throws_with([&] { ops::ema_update(a, a, 0.5); }, "share memory"), "ema == params rejected on cuda");
@@ -315,7 +224,7 @@ IE_TEST(cuda_elem_loss, pix2pix_guidance_forward_backward) {
     std::vector<float> eps0 = iet::randn(size_t(3 * n), 31600 + uint64_t(per)), dy0 = iet::randn(size_t(n), 31601);
     const double st = 7.5, si = 1.5;
     for (DType dt : kFloatTypes) {
-      std::vector<float> eps = rounded(dt, eps0), dy = rounded(dt, dy0);
+      std::vector<float> eps = rounded(eps0, dt), dy = rounded(dy0, dt);
       std::vector<double> ref(static_cast<size_t>(n)), dref(static_cast<size_t>(3 * n));
       for (int64_t k = 0; k < n; ++k) {
         double t = eps[size_t(k)], i = eps[size_t(n + k)], u = eps[size_t(2 * n + k)];
@@ -325,13 +234,13 @@ IE_TEST(cuda_elem_loss, pix2pix_guidance_forward_backward) {
         dref[size_t(2 * n + k)] = (1 - si) * dy[size_t(k)];
       }
       const std::string nm = "pix2pixGuidance per=" + std::to_string(per) + " " + dname(dt);
-      Tensor y = ops::pix2pix_guidance(gpu(eps, {3 * B, per}, dt), st, si);
+      Tensor y = ops::pix2pix_guidance(upload(eps, {3 * B, per}, dt), st, si);
       IE_EXPECT(y.shape() == Shape({B, per}) && y.dtype() == dt, nm + ": output " + y.desc());
       // float32: scales up to 7.5 amplify the inputs' rounding, as on the CPU (2e-6 there)
-      IE_EXPECT_REL(iet::rel_error(host(y), ref), dt == DType::F32 ? 2e-6 : tol_for(dt), nm + " forward");
-      Tensor d = ops::pix2pix_guidance_backward(gpu(dy, {B, per}, dt), st, si);
+      IE_EXPECT_REL(iet::rel_error(download(y), ref), dt == DType::F32 ? 2e-6 : tol(dt), nm + " forward");
+      Tensor d = ops::pix2pix_guidance_backward(upload(dy, {B, per}, dt), st, si);
       IE_EXPECT(d.shape() == Shape({3 * B, per}) && d.dtype() == dt, nm + ": d eps " + d.desc());
-      IE_EXPECT_REL(iet::rel_error(host(d), dref), dt == DType::F32 ? 1e-6 : tol_for(dt), nm + " backward");
+      IE_EXPECT_REL(iet::rel_error(download(d), dref), dt == DType::F32 ? 1e-6 : tol(dt), nm + " backward");
     }
   }
   IE_EXPECT(iet::throws_with([] { ops::pix2pix_guidance(ops::zeros({4, 4}, DType::F32, kGpu), 7.5, 1.5); },
@@ -372,53 +281,38 @@ IE_TEST(cuda_elem_loss, scheduler_step_fused) {
     std::vector<float> e = iet::randn(n, ++seed), x = iet::randn(n, ++seed, 3.0f), h = iet::randn(n, ++seed);
     std::vector<float> zgiven = iet::randn(n, ++seed);
     const uint64_t nseed = ++seed, noff = 12345;  // odd offset: starts mid-pair
-    std::vector<float> zgen(n);
-    for (size_t i = 0; i < n; ++i) {
-      float a, b;
-      ie::philox_normal_pair(nseed, (noff + i) >> 1, &a, &b);
-      zgen[i] = ((noff + i) & 1) ? b : a;
-    }
+    const std::vector<float> zgen = iet::ref::philox_normals(n, nseed, noff);
     for (bool with_hist : {false, true}) {
       auto reference = [&](const std::vector<float>* z, std::vector<double>* prev, std::vector<double>* pred) {
-        prev->resize(n), pred->resize(n);
-        for (size_t i = 0; i < n; ++i) {
-          double xi = x[i], ei = e[i];
-          double x0 = (double(k.x0_x) * xi + double(k.x0_e) * ei) / k.x0_div;
-          x0 = std::min(std::max(x0, double(k.clip_lo)), double(k.clip_hi));
-          double p = k.out_x0 * x0 + double(k.out_x) * xi;
-          double hh = with_hist ? double(h[i]) : p;
-          (*pred)[i] = p;
-          (*prev)[i] = k.p_x * xi + k.p_pred * p + k.p_e * ei + (xi - p) / k.d_div * k.d_mul +
-                       double(k.h_out) * k.h_in * (p - hh) + k.p_noise * (z ? double((*z)[i]) : 0.0);
-        }
+        iet::ref::scheduler_step(k, e, x, h, with_hist, z, prev, pred);
       };
       std::vector<double> ref_given, ref_gen, ref_none, pred_ref;
       reference(&zgiven, &ref_given, &pred_ref);
       reference(&zgen, &ref_gen, &pred_ref);
       reference(nullptr, &ref_none, &pred_ref);
       const std::string tag = "case " + std::to_string(ci) + (with_hist ? " with history" : "");
-      Tensor E = gpu(e, shape), X = gpu(x, shape), H = gpu(h, shape), Z = gpu(zgiven, shape);
+      Tensor E = upload(e, shape), X = upload(x, shape), H = upload(h, shape), Z = upload(zgiven, shape);
       const Tensor* hp = with_hist ? &H : nullptr;
       ops::SchedulerStepOut o1 = ops::scheduler_step(E, X, k, hp, &Z, nseed, noff);
-      IE_EXPECT_REL(iet::rel_error(host(o1.prev_sample), ref_given), 1e-5, tag + " prev (given noise)");
-      IE_EXPECT_REL(iet::rel_error(host(o1.pred_original), pred_ref), 1e-5, tag + " pred");
+      IE_EXPECT_REL(iet::rel_error(download(o1.prev_sample), ref_given), 1e-5, tag + " prev (given noise)");
+      IE_EXPECT_REL(iet::rel_error(download(o1.pred_original), pred_ref), 1e-5, tag + " pred");
       ops::SchedulerStepOut o2 = ops::scheduler_step(E, X, k, hp, nullptr, nseed, noff);
       // device logf/sinf/cosf: the noise agrees with the host's Philox normals to a few ulp
-      IE_EXPECT_REL(iet::rel_error(host(o2.prev_sample), ref_gen), 1e-5, tag + " prev (Philox noise)");
+      IE_EXPECT_REL(iet::rel_error(download(o2.prev_sample), ref_gen), 1e-5, tag + " prev (Philox noise)");
       // inline noise == passing randn(seed, offset) made on the same device, bit for bit
       Tensor zdev = ops::randn(shape, nseed, noff, 0.f, 1.f, DType::F32, kGpu);
       ops::SchedulerStepOut o3 = ops::scheduler_step(E, X, k, hp, &zdev, nseed, noff);
-      IE_EXPECT(host(o3.prev_sample) == host(o2.prev_sample), tag + ": inline noise != randn(seed, offset) on cuda");
+      IE_EXPECT(download(o3.prev_sample) == download(o2.prev_sample), tag + ": inline noise != randn(seed, offset) on cuda");
       // p_noise = 0: no noise drawn (ref_none has the noise term times 0)
       ie::SchedStepCoeffs k0 = k;
       k0.p_noise = 0;
       ops::SchedulerStepOut o4 = ops::scheduler_step(E, X, k0, hp, nullptr, nseed, noff);
-      IE_EXPECT_REL(iet::rel_error(host(o4.prev_sample), ref_none), 1e-5, tag + " prev (no noise)");
+      IE_EXPECT_REL(iet::rel_error(download(o4.prev_sample), ref_none), 1e-5, tag + " prev (no noise)");
       // the CPU op on the same inputs (given noise): the same float operations in the same order
       Tensor Ec = ops::to_device(E, ie::Device{}), Xc = ops::to_device(X, ie::Device{}), Hc = ops::to_device(H, ie::Device{}),
              Zc = ops::to_device(Z, ie::Device{});
       ops::SchedulerStepOut oc = ops::scheduler_step(Ec, Xc, k, with_hist ? &Hc : nullptr, &Zc, nseed, noff);
-      IE_EXPECT(host(oc.prev_sample) == host(o1.prev_sample) && host(oc.pred_original) == host(o1.pred_original),
+      IE_EXPECT(download(oc.prev_sample) == download(o1.prev_sample) && download(oc.pred_original) == download(o1.pred_original),
                 tag + ": GPU and CPU steps differ in bits (both round every operation separately)");
     }
     ++ci;
@@ -430,10 +324,10 @@ IE_TEST(cuda_elem_loss, scheduler_scale_and_mix_rows) {
   std::vector<float> x = iet::randn(1001, 31800), y = iet::randn(1001, 31801);
   std::vector<double> ref(1001);
   for (size_t i = 0; i < 1001; ++i) ref[i] = x[i] / 3.7;
-  IE_EXPECT_REL(iet::rel_error(host(ops::scheduler_scale(gpu1(x), 3.7f)), ref), 1e-6, "scheduler_scale");
+  IE_EXPECT_REL(iet::rel_error(download(ops::scheduler_scale(upload1(x), 3.7f)), ref), 1e-6, "scheduler_scale");
   const std::vector<float> ca = {0.1f, -2, 3, 0.5f, 1, 0, 7}, cb = {1, 2, -3, 4, 0.25f, 6, -0.5f};
   for (size_t i = 0; i < 1001; ++i) ref[i] = double(ca[i / 143]) * x[i] + double(cb[i / 143]) * y[i];
-  IE_EXPECT_REL(iet::rel_error(host(ops::scheduler_mix_rows(gpu(x, {7, 143}), gpu(y, {7, 143}), ca, cb)), ref), 1e-6,
+  IE_EXPECT_REL(iet::rel_error(download(ops::scheduler_mix_rows(upload(x, {7, 143}), upload(y, {7, 143}), ca, cb)), ref), 1e-6,
                 "scheduler_mix_rows");
   // more rows than the kernel arguments carry: coefficients through a device buffer
   for (int64_t rows : {int64_t(256), int64_t(300)}) {
@@ -443,9 +337,9 @@ IE_TEST(cuda_elem_loss, scheduler_scale_and_mix_rows) {
     std::vector<double> r(size_t(rows * len));
     for (int64_t i = 0; i < rows * len; ++i)
       r[size_t(i)] = double(wa[size_t(i / len)]) * a[size_t(i)] + double(wb[size_t(i / len)]) * b[size_t(i)];
-    IE_EXPECT_REL(iet::rel_error(host(ops::scheduler_mix_rows(gpu(a, {rows, len}), gpu(b, {rows, len}), wa, wb)), r), 1e-6,
+    IE_EXPECT_REL(iet::rel_error(download(ops::scheduler_mix_rows(upload(a, {rows, len}), upload(b, {rows, len}), wa, wb)), r), 1e-6,
                   "scheduler_mix_rows rows=" + std::to_string(rows));
   }
-  IE_EXPECT(iet::throws_with([] { ops::scheduler_scale(gpu1({1.f}), 0.f); }, "divisor must be finite and non-zero"),
+  IE_EXPECT(iet::throws_with([] { ops::scheduler_scale(upload1({1.f}), 0.f); }, "divisor must be finite and non-zero"),
             "scale divisor error on cuda");
 }

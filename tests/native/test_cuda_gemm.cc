@@ -21,63 +21,21 @@
 #if defined(IE_WITH_CUDA)  // calls the kernels' entry points directly
 #include "cuda/conv2d.h"
 #include "cuda/gemm.h"
-#include "harness.h"
+#include "cuda_helpers.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
 #include "ie/tensor.h"
+#include "reference/conv2d.h"
+#include "reference/gemm.h"
+
+using namespace iet::gpu;
 
 namespace {
 
 using ie::DType;
 using ie::Shape;
 using ie::Tensor;
-
-const ie::Device kGpu{ie::DeviceType::CUDA, 0};
-const DType kDtypes[] = {DType::F32, DType::F16, DType::BF16};
-
-double tol(DType dt) { return dt == DType::F32 ? 1e-5 : dt == DType::F16 ? 1e-2 : 2e-2; }
-
-float round_to(float v, DType dt) {
-  if (dt == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
-  if (dt == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
-  return v;
-}
-// The values the GPU sees once v is stored as dt, in float64.
-std::vector<double> rounded(const std::vector<float>& v, DType dt) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = round_to(v[i], dt);
-  return r;
-}
-
-Tensor upload(const std::vector<float>& v, const Shape& shape, DType dt) {
-  if (dt == DType::F32) return ie::ops::from_host(v.data(), v.size() * 4, shape, dt, kGpu);
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = dt == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
-  return ie::ops::from_host(h.data(), h.size() * 2, shape, dt, kGpu);
-}
-
-std::vector<float> download(const Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  if (v.empty()) return v;
-  if (t.dtype() == DType::F32) {
-    ie::ops::copy_to_host(t, v.data());
-    return v;
-  }
-  std::vector<uint16_t> h(v.size());
-  ie::ops::copy_to_host(t, h.data());
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
-  return v;
-}
-
-// Best effort against unwritten outputs: a NaN-filled block of the output's size is freed just
-// before the op, and the caching allocator hands that block to the op's output of the same size,
-// so an element the kernel does not write reads back as NaN (rel_error then reports +inf).
-void poison_next(const Shape& shape, DType dt) {
-  int64_t n = ie::shape_numel(shape);
-  if (n > 0) upload(iet::poisoned(size_t(n)), shape, dt);
-}
 
 std::string shape_s(const Shape& s) { return ie::shape_str(s); }
 
@@ -109,21 +67,11 @@ void run_gemm_case(const GemmCase& c, DType dt, uint64_t seed) {
   for (int64_t b = 0; b < c.batch; ++b)
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = c.N; j < ldc; ++j) C[size_t(b * sC + i * ldc + j)] = kSentinel;
-  const std::vector<double> Ad = rounded(A, dt), Bd = rounded(B, dt), Cd = rounded(C, ct), bd = rounded(bias, dt);
-  auto at = [](const std::vector<double>& X, bool trans, int64_t ld, int64_t base, int64_t i, int64_t j) {
-    return trans ? X[size_t(base + j * ld + i)] : X[size_t(base + i * ld + j)];
-  };
-  std::vector<double> ref;
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t i = 0; i < c.M; ++i)
-      for (int64_t j = 0; j < c.N; ++j) {
-        double s = 0;
-        for (int64_t k = 0; k < c.K; ++k) s += at(Ad, c.tA, lda, b * sA, i, k) * at(Bd, c.tB, ldb, b * sB, k, j);
-        double v = double(c.alpha) * s + (c.beta == 0.f ? 0.0 : double(c.beta) * Cd[size_t(b * sC + i * ldc + j)]);
-        if (c.bias == ie::cuda::GemmBias::PerColumn) v += bd[size_t(j)];
-        if (c.bias == ie::cuda::GemmBias::PerRow) v += bd[size_t(i)];
-        ref.push_back(v);
-      }
+  const std::vector<double> Ad = rounded_f64(A, dt), Bd = rounded_f64(B, dt), Cd = rounded_f64(C, ct), bd = rounded_f64(bias, dt);
+  const std::vector<double> ref =
+      iet::ref::gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, Ad, lda, sA, Bd, ldb, sB, c.beta, Cd, ldc, sC, c.batch,
+                     c.bias == ie::cuda::GemmBias::PerColumn ? &bd : nullptr,
+                     c.bias == ie::cuda::GemmBias::PerRow ? &bd : nullptr);
   Tensor tA = upload(A, {int64_t(A.size())}, dt), tB = upload(B, {int64_t(B.size())}, dt);
   Tensor tC = upload(C, {int64_t(C.size())}, ct), tbias = upload(bias, {int64_t(bias.size())}, dt);
   GemmCase cc = c;
@@ -178,7 +126,7 @@ void run_matmul_case(const MM& m, DType dt, uint64_t seed) {
   const Shape ys = out3 ? Shape{m.batch, m.M, m.N} : Shape{m.M, m.N};
   std::vector<float> a = iet::randn(size_t(ie::shape_numel(as)), seed), b = iet::randn(size_t(ie::shape_numel(bs)), seed + 1);
   std::vector<float> g = iet::randn(size_t(ie::shape_numel(ys)), seed + 2);
-  const std::vector<double> ad = rounded(a, dt), bd = rounded(b, dt), gd = rounded(g, dt);
+  const std::vector<double> ad = rounded_f64(a, dt), bd = rounded_f64(b, dt), gd = rounded_f64(g, dt);
   const int64_t MK = m.M * m.K, KN = m.K * m.N, MN = m.M * m.N;
   auto ia = [&](int64_t i, int64_t r, int64_t k) {  // index of op(A)_i[r, k]
     return size_t((m.a_b ? i * MK : 0) + (m.ta ? k * m.M + r : r * m.K + k));
@@ -221,7 +169,7 @@ void run_linear_case(const Shape& xs, int64_t N, DType dt, uint64_t seed) {
   const std::string what = buf;
   std::vector<float> x = iet::randn(size_t(M * K), seed), w = iet::randn(size_t(N * K), seed + 1, 0.3f);
   std::vector<float> b = iet::randn(size_t(N), seed + 2), dy = iet::randn(size_t(M * N), seed + 3);
-  const std::vector<double> xd = rounded(x, dt), wd = rounded(w, dt), bd = rounded(b, dt), dyd = rounded(dy, dt);
+  const std::vector<double> xd = rounded_f64(x, dt), wd = rounded_f64(w, dt), bd = rounded_f64(b, dt), dyd = rounded_f64(dy, dt);
   std::vector<double> y0(size_t(M * N), 0.0), dx(size_t(M * K), 0.0), dw(size_t(N * K), 0.0), db(size_t(N), 0.0);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
@@ -274,37 +222,10 @@ void run_linear_case(const Shape& xs, int64_t N, DType dt, uint64_t seed) {
   }
 }
 
-// ---- conv2d reference (from test_conv2d.cc) -----------------------------------------------------
+// ---- conv2d (float64 reference: reference/conv2d.h) ----------------------------------------------
 
 using ie::cpu::Conv2dShape;
-
-Conv2dShape make(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t sh, int64_t sw,
-                 int64_t ph, int64_t pw) {
-  Conv2dShape s{N, C, H, W, K, R, S, sh, sw, ph, pw, 0, 0};
-  s.P = (H + 2 * ph - R) / sh + 1;
-  s.Q = (W + 2 * pw - S) / sw + 1;
-  return s;
-}
-
-// Calls f(x_index, w_index, y_index) for every tap that reads inside x.
-template <typename F>
-void each_tap(const Conv2dShape& s, F&& f) {
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t k = 0; k < s.K; ++k)
-      for (int64_t p = 0; p < s.P; ++p)
-        for (int64_t q = 0; q < s.Q; ++q)
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t r = 0; r < s.R; ++r) {
-              int64_t h = p * s.stride_h - s.pad_h + r;
-              if (h < 0 || h >= s.H) continue;
-              for (int64_t si = 0; si < s.S; ++si) {
-                int64_t w = q * s.stride_w - s.pad_w + si;
-                if (w < 0 || w >= s.W) continue;
-                f(size_t(((n * s.C + c) * s.H + h) * s.W + w), size_t(((k * s.C + c) * s.R + r) * s.S + si),
-                  size_t(((n * s.K + k) * s.P + p) * s.Q + q));
-              }
-            }
-}
+using iet::ref::conv_shape;
 
 std::string describe(const Conv2dShape& s, DType dt) {
   char buf[220];
@@ -321,14 +242,10 @@ void run_conv_case(const Conv2dShape& s, DType dt, uint64_t seed, const std::str
   const size_t nx = size_t(ie::shape_numel(xs)), nw = size_t(ie::shape_numel(ws)), ny = size_t(ie::shape_numel(ys));
   std::vector<float> x = iet::randn(nx, seed), w = iet::randn(nw, seed + 1, 0.3f), b = iet::randn(size_t(s.K), seed + 2);
   std::vector<float> dy = iet::randn(ny, seed + 3);
-  const std::vector<double> xd = rounded(x, dt), wd = rounded(w, dt), bd = rounded(b, dt), dyd = rounded(dy, dt);
-  std::vector<double> y0(ny, 0.0), dx(nx, 0.0), dw(nw, 0.0), db(size_t(s.K), 0.0);
-  each_tap(s, [&](size_t xi, size_t wi, size_t yi) {
-    y0[yi] += xd[xi] * wd[wi];
-    dx[xi] += dyd[yi] * wd[wi];
-    dw[wi] += dyd[yi] * xd[xi];
-  });
-  for (size_t i = 0; i < ny; ++i) db[i / size_t(s.P * s.Q) % size_t(s.K)] += dyd[i];
+  const std::vector<double> xd = rounded_f64(x, dt), wd = rounded_f64(w, dt), bd = rounded_f64(b, dt), dyd = rounded_f64(dy, dt);
+  const std::vector<double> y0 = iet::ref::conv2d_forward(s, xd.data(), wd.data(), nullptr);
+  std::vector<double> dx, dw, db;
+  iet::ref::conv2d_backward(s, xd, wd, dyd, dx, dw, db);
 
   Tensor tx = upload(x, xs, dt), tw = upload(w, ws, dt), tb = upload(b, {s.K}, dt), tdy = upload(dy, ys, dt);
   ie::ops::Conv2dParams p;
@@ -396,7 +313,7 @@ IE_TEST(cuda_gemm, gemm_direct) {
   cases.push_back({true, false, 1100, 2000, 9, 1.f, 0.f, 0, 1, 0, GemmBias::PerRow});
   cases.push_back({false, true, 1100, 2000, 9, 1.f, 0.f, 0, 1, 0, GemmBias::PerColumn});
   uint64_t seed = 1000;
-  for (DType dt : kDtypes)
+  for (DType dt : kFloatTypes)
     for (const GemmCase& c : cases) run_gemm_case(c, dt, seed += 10);
   // float32 C from float16/bfloat16 operands (conv2d's backward column buffer).
   for (DType dt : {DType::F16, DType::BF16})
@@ -419,7 +336,7 @@ IE_TEST(cuda_gemm, matmul_forward_backward) {
   };
   const B batches[] = {{1, false, false}, {3, true, true}, {2, true, false}, {3, false, true}};
   uint64_t seed = 2000;
-  for (DType dt : kDtypes)
+  for (DType dt : kFloatTypes)
     for (const auto& sz : sizes)
       for (const B& bt : batches)
         for (bool ta : {false, true})
@@ -433,14 +350,14 @@ IE_TEST(cuda_gemm, linear_forward_backward) {
       {{1, 1}, 1}, {{7, 13}, 33}, {{130, 257}, 65}, {{300, 64}, 3}, {{64, 128}, 128}, {{2, 5, 40}, 130}, {{1, 320}, 1280},
   };
   uint64_t seed = 3000;
-  for (DType dt : kDtypes)
+  for (DType dt : kFloatTypes)
     for (const auto& c : cases) run_linear_case(c.first, c.second, dt, seed += 10);
 }
 
 IE_TEST(cuda_gemm, linear_empty_batch) {
   if (!iet::cuda_device_or_skip()) return;
   // M == 0: y is empty; dw and db are zero (K == 0 GEMM / empty column sums) or unchanged.
-  for (DType dt : kDtypes) {
+  for (DType dt : kFloatTypes) {
     const std::string what = std::string(ie::dtype_name(dt)) + " x[0, 5], w[3, 5]";
     Tensor x = ie::ops::zeros({0, 5}, dt, kGpu), dy = ie::ops::zeros({0, 3}, dt, kGpu);
     Tensor w = upload(iet::randn(15, 7), {3, 5}, dt), b = upload(iet::randn(3, 8), {3}, dt);
@@ -461,22 +378,22 @@ IE_TEST(cuda_gemm, linear_empty_batch) {
 IE_TEST(cuda_gemm, conv2d_forward_backward) {
   if (!iet::cuda_device_or_skip()) return;
   const Conv2dShape shapes[] = {
-      make(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1),     // 3x3 same, non-square image
-      make(1, 4, 8, 6, 3, 3, 3, 2, 2, 1, 1),     // 3x3 stride 2 pad 1 (UNet downsample)
-      make(2, 5, 9, 7, 17, 3, 3, 2, 2, 0, 0),    // 3x3 stride 2 pad 0 (VAE downsample)
-      make(3, 17, 5, 6, 19, 1, 1, 1, 1, 0, 0),   // 1x1: plain GEMM path
-      make(2, 130, 3, 5, 7, 1, 1, 1, 1, 0, 0),   // 1x1 with a K-dim over one tile
-      make(2, 6, 7, 5, 4, 1, 1, 2, 2, 0, 0),     // 1x1 stride 2 (im2col path)
-      make(1, 3, 6, 7, 2, 1, 1, 1, 1, 1, 1),     // 1x1 padded
-      make(2, 3, 5, 8, 4, 2, 3, 1, 2, 0, 1),     // non-square kernel, mixed strides
-      make(1, 20, 12, 10, 33, 3, 3, 1, 1, 1, 1),
-      make(2, 33, 9, 11, 130, 3, 3, 1, 1, 1, 1), // GEMM rows and K-dim over one tile
-      make(2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),     // smallest
-      make(1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2),     // padding wider than needed
-      make(2, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1),  // aligned rows (16-byte vector loads)
+      conv_shape(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1),     // 3x3 same, non-square image
+      conv_shape(1, 4, 8, 6, 3, 3, 3, 2, 2, 1, 1),     // 3x3 stride 2 pad 1 (UNet downsample)
+      conv_shape(2, 5, 9, 7, 17, 3, 3, 2, 2, 0, 0),    // 3x3 stride 2 pad 0 (VAE downsample)
+      conv_shape(3, 17, 5, 6, 19, 1, 1, 1, 1, 0, 0),   // 1x1: plain GEMM path
+      conv_shape(2, 130, 3, 5, 7, 1, 1, 1, 1, 0, 0),   // 1x1 with a K-dim over one tile
+      conv_shape(2, 6, 7, 5, 4, 1, 1, 2, 2, 0, 0),     // 1x1 stride 2 (im2col path)
+      conv_shape(1, 3, 6, 7, 2, 1, 1, 1, 1, 1, 1),     // 1x1 padded
+      conv_shape(2, 3, 5, 8, 4, 2, 3, 1, 2, 0, 1),     // non-square kernel, mixed strides
+      conv_shape(1, 20, 12, 10, 33, 3, 3, 1, 1, 1, 1),
+      conv_shape(2, 33, 9, 11, 130, 3, 3, 1, 1, 1, 1), // GEMM rows and K-dim over one tile
+      conv_shape(2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),     // smallest
+      conv_shape(1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2),     // padding wider than needed
+      conv_shape(2, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1),  // aligned rows (16-byte vector loads)
   };
   uint64_t seed = 4000;
-  for (DType dt : kDtypes)
+  for (DType dt : kFloatTypes)
     for (const auto& s : shapes) run_conv_case(s, dt, seed += 10);
 }
 
@@ -485,22 +402,22 @@ IE_TEST(cuda_gemm, conv2d_forward_backward) {
 IE_TEST(cuda_gemm, conv2d_chunks_and_bands) {
   if (!iet::cuda_device_or_skip()) return;
   uint64_t seed = 5000;
-  for (DType dt : kDtypes) {
+  for (DType dt : kFloatTypes) {
     // CRS = 36, PQ = 225: 64 KiB of float32 columns hold 2 images (chunks 2 + 1); float16 holds 3.
     ie::cuda::conv2d_set_scratch_budget(64 << 10);
-    run_conv_case(make(3, 4, 15, 15, 6, 3, 3, 1, 1, 1, 1), dt, seed += 10, " (budget 64 KiB: chunks of images)");
+    run_conv_case(conv_shape(3, 4, 15, 15, 6, 3, 3, 1, 1, 1, 1), dt, seed += 10, " (budget 64 KiB: chunks of images)");
     // 8 KiB: bands of a few output rows of one image.
     ie::cuda::conv2d_set_scratch_budget(8 << 10);
-    run_conv_case(make(2, 4, 15, 13, 6, 3, 3, 1, 1, 1, 1), dt, seed += 10, " (budget 8 KiB: row bands)");
+    run_conv_case(conv_shape(2, 4, 15, 13, 6, 3, 3, 1, 1, 1, 1), dt, seed += 10, " (budget 8 KiB: row bands)");
     // 2 KiB: bands of 3 (float32) or 6 (float16) output rows at stride 2.
     ie::cuda::conv2d_set_scratch_budget(2 << 10);
-    run_conv_case(make(2, 3, 17, 11, 5, 3, 3, 2, 2, 1, 1), dt, seed += 10, " (budget 2 KiB: row bands, stride 2)");
+    run_conv_case(conv_shape(2, 3, 17, 11, 5, 3, 3, 2, 2, 1, 1), dt, seed += 10, " (budget 2 KiB: row bands, stride 2)");
     // 600 B: one-row bands of a 5x5 kernel at strides 3, 2 (bands' input rows overlap).
     ie::cuda::conv2d_set_scratch_budget(600);
-    run_conv_case(make(2, 3, 9, 9, 2, 5, 5, 3, 2, 2, 1), dt, seed += 10, " (budget 600 B: bands, 5x5 stride 3,2)");
+    run_conv_case(conv_shape(2, 3, 9, 9, 2, 5, 5, 3, 2, 2, 1), dt, seed += 10, " (budget 600 B: bands, 5x5 stride 3,2)");
     // 1 byte: one output row per band.
     ie::cuda::conv2d_set_scratch_budget(1);
-    run_conv_case(make(1, 2, 9, 7, 3, 3, 2, 1, 1, 1, 0), dt, seed += 10, " (budget 1 B: one row per band)");
+    run_conv_case(conv_shape(1, 2, 9, 7, 3, 3, 2, 1, 1, 1, 0), dt, seed += 10, " (budget 1 B: one row per band)");
     ie::stream_for(kGpu).sync();
     ie::cuda::conv2d_set_scratch_budget(0);
   }

@@ -24,16 +24,20 @@
 
 #include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
+#include "cuda_helpers.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
 #include "ie/tensor.h"
+#include "reference/gemm.h"
 
 // The library's stream of a device (native/src/cuda/runtime.cu; declared in cuda/common.cuh, which
 // is CUDA-only).
 namespace ie::cuda {
 cudaStream_t stream(int device);
 }
+
+using namespace iet::gpu;
 
 namespace {
 
@@ -42,9 +46,6 @@ using ie::Shape;
 using ie::Tensor;
 using ie::cuda::GemmBackend;
 using ie::cuda::GemmBias;
-
-const ie::Device kGpu{ie::DeviceType::CUDA, 0};
-const DType kDtypes[] = {DType::F32, DType::F16, DType::BF16};
 
 // Sets (value != nullptr) or unsets an environment variable for the scope, then restores it.
 class EnvScope {
@@ -67,41 +68,6 @@ class EnvScope {
 };
 
 bool has(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
-
-double tol(DType dt) { return dt == DType::F32 ? 1e-5 : dt == DType::F16 ? 1e-2 : 2e-2; }
-
-float round_to(float v, DType dt) {
-  if (dt == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
-  if (dt == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
-  return v;
-}
-std::vector<double> rounded(const std::vector<float>& v, DType dt) {
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = round_to(v[i], dt);
-  return r;
-}
-
-Tensor upload(const std::vector<float>& v, DType dt) {
-  const Shape shape{int64_t(v.size())};
-  if (dt == DType::F32) return ie::ops::from_host(v.data(), v.size() * 4, shape, dt, kGpu);
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = dt == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
-  return ie::ops::from_host(h.data(), h.size() * 2, shape, dt, kGpu);
-}
-
-std::vector<float> download(const Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  if (v.empty()) return v;
-  if (t.dtype() == DType::F32) {
-    ie::ops::copy_to_host(t, v.data());
-    return v;
-  }
-  std::vector<uint16_t> h(v.size());
-  ie::ops::copy_to_host(t, h.data());
-  for (size_t i = 0; i < v.size(); ++i)
-    v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
-  return v;
-}
 
 const char* backend_name(GemmBackend b) {
   return b == GemmBackend::Ours ? "ours" : b == GemmBackend::Cublas ? "cublas" : "auto";
@@ -172,21 +138,11 @@ Prepared prepare(const GemmCase& c, DType dt, uint64_t seed) {
   for (int64_t b = 0; b < c.batch; ++b)
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = c.N; j < p.ldc; ++j) p.C[size_t(b * p.sC + i * p.ldc + j)] = kSentinel;
-  const std::vector<double> Ad = rounded(p.A, dt), Bd = rounded(p.B, dt), Cd = rounded(p.C, p.ct),
-                            bd = rounded(p.bias, dt);
-  auto at = [](const std::vector<double>& X, bool trans, int64_t ld, int64_t base, int64_t i, int64_t j) {
-    return trans ? X[size_t(base + j * ld + i)] : X[size_t(base + i * ld + j)];
-  };
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t i = 0; i < c.M; ++i)
-      for (int64_t j = 0; j < c.N; ++j) {
-        double s = 0;
-        for (int64_t k = 0; k < c.K; ++k) s += at(Ad, c.tA, p.lda, b * p.sA, i, k) * at(Bd, c.tB, p.ldb, b * p.sB, k, j);
-        double v = double(c.alpha) * s + (c.beta == 0.f ? 0.0 : double(c.beta) * Cd[size_t(b * p.sC + i * p.ldc + j)]);
-        if (c.bias == GemmBias::PerColumn) v += bd[size_t(j)];
-        if (c.bias == GemmBias::PerRow) v += bd[size_t(i)];
-        p.ref.push_back(v);
-      }
+  const std::vector<double> Ad = rounded_f64(p.A, dt), Bd = rounded_f64(p.B, dt), Cd = rounded_f64(p.C, p.ct),
+                            bd = rounded_f64(p.bias, dt);
+  p.ref = iet::ref::gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, Ad, p.lda, p.sA, Bd, p.ldb, p.sB, c.beta, Cd, p.ldc, p.sC,
+                         c.batch, c.bias == GemmBias::PerColumn ? &bd : nullptr,
+                         c.bias == GemmBias::PerRow ? &bd : nullptr);
   return p;
 }
 
@@ -195,7 +151,7 @@ struct Buffers {
   Tensor A, B, C, bias;
 };
 Buffers buffers(const Prepared& p) {
-  return Buffers{upload(p.A, p.dt), upload(p.B, p.dt), upload(p.C, p.ct), upload(p.bias, p.dt)};
+  return Buffers{upload1(p.A, p.dt), upload1(p.B, p.dt), upload1(p.C, p.ct), upload1(p.bias, p.dt)};
 }
 
 // Enqueues the GEMM of p on buffers b (on the device's ie::Stream thread, like the ops do).
@@ -363,7 +319,7 @@ IE_TEST(cuda_gemm_backends, ours_and_cublas_match_reference) {
   const bool cublas = ie::cuda::cublas::available();
   if (!cublas) std::printf("  cuBLAS half skipped: %s\n", ie::cuda::cublas::load_info().c_str());
   uint64_t seed = 7000;
-  for (DType dt : kDtypes)
+  for (DType dt : kFloatTypes)
     for (const GemmCase& c : cases()) {
       const Prepared p = prepare(c, dt, seed += 10);
       run_with(p, GemmBackend::Ours);

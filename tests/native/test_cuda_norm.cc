@@ -16,134 +16,31 @@
 #include <string>
 #include <vector>
 
+#include "cuda_helpers.h"
 #include "harness.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
 #include "ie/tensor.h"
+#include "reference/activation.h"
+#include "reference/norm.h"
+#include "reference/timestep_embedding.h"
+#include "reference/upsample.h"
+
+using namespace iet::gpu;
+using iet::ref::GNCase;
+using iet::ref::gn_grad_ref;
+using iet::ref::gn_ref;
+using iet::ref::ln_grad_ref;
+using iet::ref::ln_ref;
 
 namespace {
 
 using ie::DType;
 namespace ops = ie::ops;
-const ie::Device kGpu{ie::DeviceType::CUDA, 0};
-const DType kDtypes[] = {DType::F32, DType::F16, DType::BF16};
-
-double tol(DType t) { return t == DType::F32 ? 1e-5 : t == DType::F16 ? 1e-2 : 2e-2; }
-std::string dn(DType t) { return ie::dtype_name(t); }
-
-float round_one(float v, DType t) {
-  if (t == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
-  if (t == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
-  return v;
-}
-// The values as dtype t stores them.
-std::vector<float> rounded(const std::vector<float>& v, DType t) {
-  std::vector<float> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = round_one(v[i], t);
-  return r;
-}
-
-ie::Tensor upload(const std::vector<float>& v, const ie::Shape& shape, DType t) {
-  if (t == DType::F32) return ops::from_host(v.data(), v.size() * 4, shape, t, kGpu);
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
-  return ops::from_host(h.data(), h.size() * 2, shape, t, kGpu);
-}
-
-std::vector<float> download(const ie::Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  if (t.dtype() == DType::F32) {
-    ops::copy_to_host(t, v.data());
-    return v;
-  }
-  std::vector<uint16_t> h(v.size());
-  ops::copy_to_host(t, h.data());
-  for (size_t i = 0; i < v.size(); ++i) v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
-  return v;
-}
-
-// Seeds the device allocator's cache with NaN-filled blocks of these byte sizes (two of each),
-// which the next allocations of the same sizes reuse.
-void poison_cache(std::initializer_list<size_t> sizes) {
-  std::vector<ie::Tensor> hold;
-  for (size_t bytes : sizes) {
-    size_t n = (bytes + 1) / 2;
-    std::vector<uint16_t> nan(n, 0xffff);  // NaN as float32 (pairs), float16 and bfloat16
-    for (int k = 0; k < 2; ++k) hold.push_back(ops::from_host(nan.data(), n * 2, {int64_t(n)}, DType::F16, kGpu));
-  }
-  ie::stream_for(kGpu).sync();
-}
-size_t bytes_of(size_t n, DType t) { return n * ie::dtype_size(t); }
 
 // ---------------------------------------------------------------------------------------------
 // GroupNorm
-
-struct GNCase {
-  int64_t N, C, HW, G;
-  bool silu, affine, accumulate;
-};
-
-std::vector<double> gn_ref(const std::vector<double>& x, const std::vector<double>& gamma,
-                           const std::vector<double>& beta, const GNCase& k, double eps,
-                           std::vector<double>* mean = nullptr, std::vector<double>* rstd = nullptr) {
-  int64_t Cg = k.C / k.G, M = Cg * k.HW;
-  std::vector<double> y(x.size());
-  if (mean) mean->assign(size_t(k.N * k.G), 0);
-  if (rstd) rstd->assign(size_t(k.N * k.G), 0);
-  for (int64_t n = 0; n < k.N; ++n)
-    for (int64_t g = 0; g < k.G; ++g) {
-      size_t base = size_t((n * k.C + g * Cg) * k.HW);
-      double s = 0;
-      for (int64_t i = 0; i < M; ++i) s += x[base + size_t(i)];
-      double mu = s / double(M), v = 0;
-      for (int64_t i = 0; i < M; ++i) v += (x[base + size_t(i)] - mu) * (x[base + size_t(i)] - mu);
-      double rs = 1 / std::sqrt(v / double(M) + eps);
-      if (mean) (*mean)[size_t(n * k.G + g)] = mu;
-      if (rstd) (*rstd)[size_t(n * k.G + g)] = rs;
-      for (int64_t i = 0; i < M; ++i) {
-        int64_t c = g * Cg + i / k.HW;
-        double z = (x[base + size_t(i)] - mu) * rs * (k.affine ? gamma[size_t(c)] : 1.0) +
-                   (k.affine ? beta[size_t(c)] : 0.0);
-        y[base + size_t(i)] = k.silu ? z / (1 + std::exp(-z)) : z;
-      }
-    }
-  return y;
-}
-
-// float64 gradients of <y, dy> (through SiLU when fused) at the given statistics.
-void gn_grad_ref(const std::vector<double>& xd, const std::vector<double>& gd, const std::vector<double>& bd,
-                 const std::vector<double>& dyd, const std::vector<double>& mref, const std::vector<double>& rref,
-                 const GNCase& k, std::vector<double>& dxref, std::vector<double>& dgref, std::vector<double>& dbref) {
-  int64_t Cg = k.C / k.G, M = Cg * k.HW;
-  dxref.assign(xd.size(), 0);
-  dgref.assign(size_t(k.C), 0);
-  dbref.assign(size_t(k.C), 0);
-  for (int64_t n = 0; n < k.N; ++n)
-    for (int64_t g = 0; g < k.G; ++g) {
-      size_t base = size_t((n * k.C + g * Cg) * k.HW);
-      double mu = mref[size_t(n * k.G + g)], rs = rref[size_t(n * k.G + g)];
-      std::vector<double> dxh(static_cast<size_t>(M)), xh(static_cast<size_t>(M));
-      double s1 = 0, s2 = 0;
-      for (int64_t i = 0; i < M; ++i) {
-        int64_t c = g * Cg + i / k.HW;
-        double gc = k.affine ? gd[size_t(c)] : 1, bc = k.affine ? bd[size_t(c)] : 0;
-        xh[size_t(i)] = (xd[base + size_t(i)] - mu) * rs;
-        double z = xh[size_t(i)] * gc + bc, dz = dyd[base + size_t(i)];
-        if (k.silu) {
-          double s = 1 / (1 + std::exp(-z));
-          dz *= s * (1 + z * (1 - s));
-        }
-        dgref[size_t(c)] += dz * xh[size_t(i)];
-        dbref[size_t(c)] += dz;
-        dxh[size_t(i)] = dz * gc;
-        s1 += dxh[size_t(i)];
-        s2 += dxh[size_t(i)] * xh[size_t(i)];
-      }
-      for (int64_t i = 0; i < M; ++i)
-        dxref[base + size_t(i)] = rs * (dxh[size_t(i)] - s1 / double(M) - xh[size_t(i)] * s2 / double(M));
-    }
-}
 
 void run_groupnorm(const GNCase& k, uint64_t seed) {
   const size_t nx = size_t(k.N * k.C * k.HW), nc = size_t(k.C), ng = size_t(k.N * k.G);
@@ -156,8 +53,8 @@ void run_groupnorm(const GNCase& k, uint64_t seed) {
   std::string nm = "cuda groupNorm N=" + std::to_string(k.N) + " C=" + std::to_string(k.C) +
                    " HW=" + std::to_string(k.HW) + " G=" + std::to_string(k.G) + (k.silu ? " silu" : "") +
                    (k.affine ? " affine" : "") + (k.accumulate ? " accumulate" : "");
-  for (DType dt : kDtypes) {
-    std::string t = nm + " " + dn(dt);
+  for (DType dt : kFloatTypes) {
+    std::string t = nm + " " + dname(dt);
     std::vector<float> x = rounded(x0, dt), gamma = rounded(g0, dt), beta = rounded(b0, dt), dy = rounded(dy0, dt);
     std::vector<double> xd = iet::to_double(x), gd = iet::to_double(gamma), bd = iet::to_double(beta),
                         dyd = iet::to_double(dy);
@@ -283,24 +180,13 @@ void run_layernorm(int64_t M, int64_t C, bool affine, bool accumulate, uint64_t 
   std::vector<float> dg0 = iet::randn(nc, seed + 5), db0 = iet::randn(nc, seed + 6);
   std::string nm = "cuda layerNorm M=" + std::to_string(M) + " C=" + std::to_string(C) + (affine ? " affine" : "") +
                    (accumulate ? " accumulate" : "");
-  for (DType dt : kDtypes) {
-    std::string t = nm + " " + dn(dt);
+  for (DType dt : kFloatTypes) {
+    std::string t = nm + " " + dname(dt);
     std::vector<float> x = rounded(x0, dt), gamma = rounded(g0, dt), beta = rounded(b0, dt), dy = rounded(dy0, dt);
     std::vector<double> xd = iet::to_double(x), gd = iet::to_double(gamma), bd = iet::to_double(beta),
                         dyd = iet::to_double(dy);
-    std::vector<double> yref(nx), mref(static_cast<size_t>(M)), rref(static_cast<size_t>(M));
-    for (int64_t m = 0; m < M; ++m) {
-      double s = 0, v = 0;
-      for (int64_t c = 0; c < C; ++c) s += xd[size_t(m * C + c)];
-      double mu = s / double(C);
-      for (int64_t c = 0; c < C; ++c) v += (xd[size_t(m * C + c)] - mu) * (xd[size_t(m * C + c)] - mu);
-      double rs = 1 / std::sqrt(v / double(C) + eps);
-      mref[size_t(m)] = mu;
-      rref[size_t(m)] = rs;
-      for (int64_t c = 0; c < C; ++c)
-        yref[size_t(m * C + c)] = (xd[size_t(m * C + c)] - mu) * rs * (affine ? gd[size_t(c)] : 1.0) +
-                                  (affine ? bd[size_t(c)] : 0.0);
-    }
+    std::vector<double> mref, rref;
+    std::vector<double> yref = ln_ref(xd, affine ? gd.data() : nullptr, affine ? bd.data() : nullptr, M, C, eps, &mref, &rref);
     ie::Tensor X = upload(x, {M, C}, dt), Gm = upload(gamma, {C}, dt), Bt = upload(beta, {C}, dt),
                DY = upload(dy, {M, C}, dt);
     poison_cache({bytes_of(nx, dt), size_t(M) * 4});
@@ -312,23 +198,9 @@ void run_layernorm(int64_t M, int64_t C, bool affine, bool accumulate, uint64_t 
     IE_EXPECT_REL(iet::rel_error(rstd, rref), dt == DType::F32 ? 1e-6 : tol(dt), t + " rstd");
 
     // backward at the kernel's statistics
-    std::vector<double> dxref(nx), dgref(nc, 0), dbref(nc, 0);
-    for (int64_t m = 0; m < M; ++m) {
-      double mu = mean[size_t(m)], rs = rstd[size_t(m)], s1 = 0, s2 = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        size_t i = size_t(m * C + c);
-        double xh = (xd[i] - mu) * rs, g = dyd[i] * (affine ? gd[size_t(c)] : 1.0);
-        s1 += g;
-        s2 += g * xh;
-        dgref[size_t(c)] += dyd[i] * xh;
-        dbref[size_t(c)] += dyd[i];
-      }
-      for (int64_t c = 0; c < C; ++c) {
-        size_t i = size_t(m * C + c);
-        double xh = (xd[i] - mu) * rs, g = dyd[i] * (affine ? gd[size_t(c)] : 1.0);
-        dxref[i] = rs * (g - s1 / double(C) - xh * s2 / double(C));
-      }
-    }
+    std::vector<double> dxref, dgref, dbref;
+    ln_grad_ref(xd, affine ? gd.data() : nullptr, dyd, iet::to_double(mean), iet::to_double(rstd), M, C, dxref, dgref,
+                dbref);
     ops::GradInto into{upload(dg0, {C}, DType::F32), upload(db0, {C}, DType::F32), true};
     poison_cache({bytes_of(nx, dt), nc * 4});
     ops::NormGrads gr = ops::layer_norm_backward(DY, X, affine ? &Gm : nullptr, affine ? &Bt : nullptr, o.mean, o.rstd,
@@ -366,33 +238,6 @@ IE_TEST(cuda_norm, layernorm_no_affine_and_wide) {
 
 namespace {
 
-const double kSqrt2 = std::sqrt(2.0), kPi = 3.14159265358979323846;
-
-double act_ref(int k, double x) {
-  switch (k) {
-    case 0: return x / (1 + std::exp(-x));
-    case 1: return 0.5 * x * std::erfc(-x / kSqrt2);
-    case 2: return x / (1 + std::exp(-2 * std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x)));
-    default: return x / (1 + std::exp(-1.702 * x));
-  }
-}
-double act_dref(int k, double x) {
-  switch (k) {
-    case 0: {
-      double s = 1 / (1 + std::exp(-x));
-      return s * (1 + x * (1 - s));
-    }
-    case 1: return 0.5 * std::erfc(-x / kSqrt2) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * kPi);
-    case 2: {
-      double c = std::sqrt(2 / kPi), u = c * (x + 0.044715 * x * x * x), s = 1 / (1 + std::exp(-2 * u));
-      return s + x * s * (1 - s) * 2 * c * (1 + 3 * 0.044715 * x * x);
-    }
-    default: {
-      double s = 1 / (1 + std::exp(-1.702 * x));
-      return s + 1.702 * x * s * (1 - s);
-    }
-  }
-}
 const char* kActNames[] = {"silu", "gelu", "geluTanh", "quickGelu"};
 
 }  // namespace
@@ -404,15 +249,15 @@ IE_TEST(cuda_norm, activations_forward_backward) {
   const float specials[] = {0.f, -0.f, 1e-20f, -1e-20f, 30.f, -30.f, 90.f, -90.f, 120.f, -120.f, 8.5f, -8.5f, 1e-3f};
   for (size_t i = 0; i < sizeof specials / sizeof *specials; ++i) x0[i * 7] = specials[i];
   std::vector<float> dy0 = iet::randn(n, 102);
-  for (DType dt : kDtypes) {
+  for (DType dt : kFloatTypes) {
     std::vector<float> x = rounded(x0, dt), dy = rounded(dy0, dt);
     ie::Tensor X = upload(x, {int64_t(n)}, dt), DY = upload(dy, {int64_t(n)}, dt);
     for (int k = 0; k < 4; ++k) {
-      std::string nm = std::string("cuda ") + kActNames[k] + " " + dn(dt);
+      std::string nm = std::string("cuda ") + kActNames[k] + " " + dname(dt);
       std::vector<double> ref(n), dref(n);
       for (size_t i = 0; i < n; ++i) {
-        ref[i] = act_ref(k, x[i]);
-        dref[i] = double(dy[i]) * act_dref(k, x[i]);
+        ref[i] = iet::ref::act(ops::Act(k), x[i]);
+        dref[i] = double(dy[i]) * iet::ref::act_derivative(ops::Act(k), x[i]);
       }
       poison_cache({bytes_of(n, dt)});
       std::vector<float> y = download(ops::activation(ops::Act(k), X));
@@ -438,17 +283,17 @@ IE_TEST(cuda_norm, geglu_forward_backward) {
   for (auto [M, D] : {std::pair<int64_t, int64_t>{37, 53}, {5, 1}, {129, 160}}) {
     const size_t nx = size_t(M * 2 * D), ny = size_t(M * D);
     std::vector<float> x0 = iet::randn(nx, 120 + uint64_t(M), 2.0f), dy0 = iet::randn(ny, 130 + uint64_t(D));
-    for (DType dt : kDtypes) {
+    for (DType dt : kFloatTypes) {
       std::vector<float> x = rounded(x0, dt), dy = rounded(dy0, dt);
       std::vector<double> ref(ny), dref(nx);
       for (int64_t m = 0; m < M; ++m)
         for (int64_t d = 0; d < D; ++d) {
           double h = x[size_t(m * 2 * D + d)], g = x[size_t(m * 2 * D + D + d)], gy = dy[size_t(m * D + d)];
-          ref[size_t(m * D + d)] = h * act_ref(1, g);
-          dref[size_t(m * 2 * D + d)] = gy * act_ref(1, g);
-          dref[size_t(m * 2 * D + D + d)] = gy * h * act_dref(1, g);
+          ref[size_t(m * D + d)] = h * iet::ref::act(ops::Act::GELU, g);
+          dref[size_t(m * 2 * D + d)] = gy * iet::ref::act(ops::Act::GELU, g);
+          dref[size_t(m * 2 * D + D + d)] = gy * h * iet::ref::act_derivative(ops::Act::GELU, g);
         }
-      std::string nm = "cuda geglu M=" + std::to_string(M) + " D=" + std::to_string(D) + " " + dn(dt);
+      std::string nm = "cuda geglu M=" + std::to_string(M) + " D=" + std::to_string(D) + " " + dname(dt);
       ie::Tensor X = upload(x, {M, 2 * D}, dt), DY = upload(dy, {M, D}, dt);
       poison_cache({bytes_of(ny, dt)});
       ie::Tensor Y = ops::geglu(X);
@@ -478,7 +323,7 @@ IE_TEST(cuda_norm, softmax_forward_backward) {
     if (c.masked)
       for (int64_t i = 0; i < c.M; ++i)
         for (int64_t j = 1; j < c.N; j += 3) x0[size_t(i * c.N + j)] = -std::numeric_limits<float>::infinity();
-    for (DType dt : kDtypes) {
+    for (DType dt : kFloatTypes) {
       char what[128];
       std::snprintf(what, sizeof what, "cuda softmax M=%lld N=%lld mag=%g %s", (long long)c.M, (long long)c.N,
                     double(c.mag), ie::dtype_name(dt));
@@ -517,27 +362,20 @@ IE_TEST(cuda_norm, softmax_forward_backward) {
 
 namespace {
 
-int64_t src_index(int64_t dst, int64_t in, int64_t out) {
-  if (in == out) return dst;
-  if (out == 2 * in) return dst / 2;
-  float scale = float(in) / float(out);
-  return std::min(int64_t(std::floor(float(dst) * scale)), in - 1);
-}
-
 void run_upsample(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW, uint64_t seed) {
   const int64_t NC = N * C;
   const size_t nx = size_t(NC * H * W), ny = size_t(NC * OH * OW);
   std::vector<float> x0 = iet::randn(nx, seed), dy0 = iet::randn(ny, seed + 1);
   std::string nm = "cuda upsampleNearest " + std::to_string(NC) + "x" + std::to_string(H) + "x" + std::to_string(W) +
                    " -> " + std::to_string(OH) + "x" + std::to_string(OW);
-  for (DType dt : kDtypes) {
-    std::string t = nm + " " + dn(dt);
+  for (DType dt : kFloatTypes) {
+    std::string t = nm + " " + dname(dt);
     std::vector<float> x = rounded(x0, dt), dy = rounded(dy0, dt);
     std::vector<double> yref(ny), dxref(nx, 0.0);
     for (int64_t c = 0; c < NC; ++c)
       for (int64_t i = 0; i < OH; ++i)
         for (int64_t j = 0; j < OW; ++j) {
-          size_t src = size_t((c * H + src_index(i, H, OH)) * W + src_index(j, W, OW)), dst = size_t((c * OH + i) * OW + j);
+          size_t src = size_t((c * H + iet::ref::upsample_src_index(i, H, OH)) * W + iet::ref::upsample_src_index(j, W, OW)), dst = size_t((c * OH + i) * OW + j);
           yref[dst] = x[src];
           dxref[src] += dy[dst];
         }
@@ -583,22 +421,12 @@ void run_temb(int64_t dim, bool flip, float shift, float max_period, uint64_t se
   std::vector<float> t0(ts, ts + N);
   t0[6] = iet::rand_uniform(1, seed, 0.f, 1000.f)[0];
   const int64_t half = dim / 2;
-  for (DType dt : kDtypes) {
+  for (DType dt : kFloatTypes) {
     std::vector<float> t = rounded(t0, dt);
-    std::vector<double> ref(size_t(N * dim), 0.0), exact(size_t(N * dim), 0.0);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < half; ++k) {
-        float expo = (float(-std::log(double(max_period))) * float(k)) / float(double(half) - double(shift));
-        float arg = t[size_t(n)] * std::exp(expo);
-        double a64 = double(t[size_t(n)]) * std::exp(-std::log(double(max_period)) * double(k) / (double(half) - shift));
-        size_t s_at = size_t(n * dim + (flip ? half : 0) + k), c_at = size_t(n * dim + (flip ? 0 : half) + k);
-        ref[s_at] = std::sin(double(arg));
-        ref[c_at] = std::cos(double(arg));
-        exact[s_at] = std::sin(a64);
-        exact[c_at] = std::cos(a64);
-      }
+    std::vector<double> ref, exact;
+    iet::ref::timestep_embedding(t, dim, flip, shift, max_period, ref, exact);
     std::string nm = "cuda timestepEmbedding dim=" + std::to_string(dim) + (flip ? " flip" : "") +
-                     " shift=" + std::to_string(shift) + " " + dn(dt);
+                     " shift=" + std::to_string(shift) + " " + dname(dt);
     ie::Tensor T = upload(t, {N}, dt);
     poison_cache({bytes_of(size_t(N * dim), dt)});
     ie::Tensor Y = ops::timestep_embedding(T, dim, flip, shift, max_period);

@@ -6,44 +6,16 @@
 #include "cpu/elementwise.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/elementwise.h"
 
 using ie::cpu::BinaryOp;
 using Shape = std::vector<int64_t>;
 
 namespace {
 
-int64_t numel(const Shape& s) { return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<int64_t>()); }
-
-// Element strides of a contiguous input of shape `in` read over `out` (0 on broadcast dims).
-Shape broadcast_strides(const Shape& in, const Shape& out) {
-  Shape st(out.size(), 0);
-  int64_t s = 1;
-  for (size_t d = out.size(); d-- > 0;) {
-    st[d] = in[d] == 1 && out[d] != 1 ? 0 : s;
-    s *= in[d];
-  }
-  return st;
-}
-
-// offset of flat output index i through strides
-int64_t offset_of(int64_t i, const Shape& shape, const Shape& st) {
-  int64_t off = 0;
-  for (size_t d = shape.size(); d-- > 0;) {
-    off += (i % shape[d]) * st[d];
-    i /= shape[d];
-  }
-  return off;
-}
-
-double op_ref(BinaryOp op, double a, double b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-  }
-  return 0;
-}
+using iet::ref::broadcast_strides;
+using iet::ref::numel;
+using iet::ref::offset_of;
 
 void run_binary(const Shape& out, const Shape& as, const Shape& bs, uint64_t seed, const Shape* a_custom = nullptr) {
   Shape ast = a_custom ? *a_custom : broadcast_strides(as, out), bst = broadcast_strides(bs, out);
@@ -59,7 +31,7 @@ void run_binary(const Shape& out, const Shape& as, const Shape& bs, uint64_t see
       for (BinaryOp op : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div}) {
         std::vector<double> ref(n);
         for (size_t i = 0; i < n; ++i)
-          ref[i] = op_ref(op, a[size_t(offset_of(int64_t(i), out, ast))], b[size_t(offset_of(int64_t(i), out, bst))]);
+          ref[i] = iet::ref::binary(op, a[size_t(offset_of(int64_t(i), out, ast))], b[size_t(offset_of(int64_t(i), out, bst))]);
         std::vector<float> y = iet::poisoned(n);
         ie::cpu::binary_forward(op, a.data(), ast.data(), b.data(), bst.data(), y.data(), out.data(), int(out.size()));
         IE_EXPECT_REL(iet::rel_error(y, ref), 1e-6,

@@ -7,13 +7,9 @@
 #include "cpu/gemm.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/gemm.h"
 
 namespace {
-
-// Element (i, j) of op(X) for X stored row-major at X[base] with leading dimension ld.
-inline double at(const std::vector<float>& X, bool trans, int64_t ld, int64_t base, int64_t i, int64_t j) {
-  return trans ? X[size_t(base + j * ld + i)] : X[size_t(base + i * ld + j)];
-}
 
 struct Case {
   bool tA, tB;
@@ -35,16 +31,8 @@ void run_case(const Case& c, uint64_t seed) {
   for (int64_t b = 0; b < c.batch; ++b)
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = c.N; j < ldc; ++j) C[size_t(b * sC + i * ldc + j)] = kSentinel;
-  std::vector<double> ref;
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t i = 0; i < c.M; ++i)
-      for (int64_t j = 0; j < c.N; ++j) {
-        double s = 0;
-        for (int64_t k = 0; k < c.K; ++k)
-          s += at(A, c.tA, lda, b * sA, i, k) * at(B, c.tB, ldb, b * sB, k, j);
-        double old = c.beta == 0.f ? 0.0 : double(C[size_t(b * sC + i * ldc + j)]);
-        ref.push_back(double(c.alpha) * s + double(c.beta) * old);
-      }
+  const std::vector<double> ref =
+      iet::ref::gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, A, lda, sA, B, ldb, sB, c.beta, C, ldc, sC, c.batch);
   std::vector<float> out_c = C;
   if (c.batch == 1 && c.stride_pad == 0)
     ie::cpu::sgemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, out_c.data(), ldc);

@@ -6,40 +6,15 @@
 #include "cpu/norm.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/norm.h"
+
+using iet::ref::GNCase;
+using iet::ref::gn_grad_ref;
+using iet::ref::gn_ref;
+using iet::ref::ln_grad_ref;
+using iet::ref::ln_ref;
 
 namespace {
-
-struct GNCase {
-  int64_t N, C, HW, G;
-  bool silu, affine, accumulate;
-};
-
-// float64 GroupNorm forward; also returns mean/rstd per (n, g).
-std::vector<double> gn_ref(const std::vector<double>& x, const std::vector<double>& gamma,
-                           const std::vector<double>& beta, const GNCase& k, double eps,
-                           std::vector<double>* mean = nullptr, std::vector<double>* rstd = nullptr) {
-  int64_t Cg = k.C / k.G, M = Cg * k.HW;
-  std::vector<double> y(x.size());
-  if (mean) mean->assign(size_t(k.N * k.G), 0);
-  if (rstd) rstd->assign(size_t(k.N * k.G), 0);
-  for (int64_t n = 0; n < k.N; ++n)
-    for (int64_t g = 0; g < k.G; ++g) {
-      size_t base = size_t((n * k.C + g * Cg) * k.HW);
-      double s = 0;
-      for (int64_t i = 0; i < M; ++i) s += x[base + size_t(i)];
-      double mu = s / double(M), v = 0;
-      for (int64_t i = 0; i < M; ++i) v += (x[base + size_t(i)] - mu) * (x[base + size_t(i)] - mu);
-      double rs = 1 / std::sqrt(v / double(M) + eps);
-      if (mean) (*mean)[size_t(n * k.G + g)] = mu;
-      if (rstd) (*rstd)[size_t(n * k.G + g)] = rs;
-      for (int64_t i = 0; i < M; ++i) {
-        int64_t c = g * Cg + i / k.HW;
-        double z = (x[base + size_t(i)] - mu) * rs * (k.affine ? gamma[size_t(c)] : 1.0) + (k.affine ? beta[size_t(c)] : 0.0);
-        y[base + size_t(i)] = k.silu ? z / (1 + std::exp(-z)) : z;
-      }
-    }
-  return y;
-}
 
 void run_groupnorm_case(const GNCase& k, uint64_t seed) {
   const size_t nx = size_t(k.N * k.C * k.HW), nc = size_t(k.C);
@@ -54,32 +29,8 @@ void run_groupnorm_case(const GNCase& k, uint64_t seed) {
   std::vector<double> yref = gn_ref(xd, gd, bd, k, eps, &mref, &rref);
 
   // float64 gradients of <y, dy>: dz through SiLU, then the normalisation backward
-  int64_t Cg = k.C / k.G, M = Cg * k.HW;
-  std::vector<double> dxref(nx), dgref(nc, 0), dbref(nc, 0);
-  for (int64_t n = 0; n < k.N; ++n)
-    for (int64_t g = 0; g < k.G; ++g) {
-      size_t base = size_t((n * k.C + g * Cg) * k.HW);
-      double mu = mref[size_t(n * k.G + g)], rs = rref[size_t(n * k.G + g)];
-      std::vector<double> dxh(static_cast<size_t>(M)), xh(static_cast<size_t>(M));
-      double s1 = 0, s2 = 0;
-      for (int64_t i = 0; i < M; ++i) {
-        int64_t c = g * Cg + i / k.HW;
-        double gc = k.affine ? gd[size_t(c)] : 1, bc = k.affine ? bd[size_t(c)] : 0;
-        xh[size_t(i)] = (xd[base + size_t(i)] - mu) * rs;
-        double z = xh[size_t(i)] * gc + bc, dz = dyd[base + size_t(i)];
-        if (k.silu) {
-          double s = 1 / (1 + std::exp(-z));
-          dz *= s * (1 + z * (1 - s));
-        }
-        dgref[size_t(c)] += dz * xh[size_t(i)];
-        dbref[size_t(c)] += dz;
-        dxh[size_t(i)] = dz * gc;
-        s1 += dxh[size_t(i)];
-        s2 += dxh[size_t(i)] * xh[size_t(i)];
-      }
-      for (int64_t i = 0; i < M; ++i)
-        dxref[base + size_t(i)] = rs * (dxh[size_t(i)] - s1 / double(M) - xh[size_t(i)] * s2 / double(M));
-    }
+  std::vector<double> dxref, dgref, dbref;
+  gn_grad_ref(xd, gd, bd, dyd, mref, rref, k, dxref, dgref, dbref);
 
   // finite differences of <y, dy> over (x, γ, β) along one random direction
   std::vector<double> p(xd);
@@ -167,22 +118,6 @@ IE_TEST(norm, groupnorm_large_mean_offset) {
 
 namespace {
 
-std::vector<double> ln_ref(const std::vector<double>& x, const double* gamma, const double* beta, int64_t M,
-                           int64_t C, double eps) {
-  std::vector<double> y(x.size());
-  for (int64_t m = 0; m < M; ++m) {
-    const double* r = &x[size_t(m * C)];
-    double s = 0, v = 0;
-    for (int64_t c = 0; c < C; ++c) s += r[c];
-    double mu = s / double(C);
-    for (int64_t c = 0; c < C; ++c) v += (r[c] - mu) * (r[c] - mu);
-    double rs = 1 / std::sqrt(v / double(C) + eps);
-    for (int64_t c = 0; c < C; ++c)
-      y[size_t(m * C + c)] = (r[c] - mu) * rs * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
-  }
-  return y;
-}
-
 void run_layernorm_case(int64_t M, int64_t C, bool affine, bool accumulate, uint64_t seed) {
   const size_t nx = size_t(M * C), nc = size_t(C);
   const float eps = 1e-5f;
@@ -191,31 +126,9 @@ void run_layernorm_case(int64_t M, int64_t C, bool affine, bool accumulate, uint
   for (size_t i = 0; i < nx; ++i) x[i] -= 2.0f;
   std::vector<double> xd = iet::to_double(x), gd = iet::to_double(gamma), bd = iet::to_double(beta),
                       dyd = iet::to_double(dy);
-  std::vector<double> yref = ln_ref(xd, affine ? gd.data() : nullptr, affine ? bd.data() : nullptr, M, C, eps);
-  std::vector<double> mref(static_cast<size_t>(M)), rref(static_cast<size_t>(M)), dxref(nx), dgref(nc, 0), dbref(nc, 0);
-  for (int64_t m = 0; m < M; ++m) {
-    double s = 0, v = 0;
-    for (int64_t c = 0; c < C; ++c) s += xd[size_t(m * C + c)];
-    double mu = s / double(C);
-    for (int64_t c = 0; c < C; ++c) v += (xd[size_t(m * C + c)] - mu) * (xd[size_t(m * C + c)] - mu);
-    double rs = 1 / std::sqrt(v / double(C) + eps);
-    mref[size_t(m)] = mu;
-    rref[size_t(m)] = rs;
-    double s1 = 0, s2 = 0;
-    for (int64_t c = 0; c < C; ++c) {
-      size_t i = size_t(m * C + c);
-      double xh = (xd[i] - mu) * rs, g = dyd[i] * (affine ? gd[size_t(c)] : 1.0);
-      s1 += g;
-      s2 += g * xh;
-      dgref[size_t(c)] += dyd[i] * xh;
-      dbref[size_t(c)] += dyd[i];
-    }
-    for (int64_t c = 0; c < C; ++c) {
-      size_t i = size_t(m * C + c);
-      double xh = (xd[i] - mu) * rs, g = dyd[i] * (affine ? gd[size_t(c)] : 1.0);
-      dxref[i] = rs * (g - s1 / double(C) - xh * s2 / double(C));
-    }
-  }
+  std::vector<double> mref, rref, dxref, dgref, dbref;
+  std::vector<double> yref = ln_ref(xd, affine ? gd.data() : nullptr, affine ? bd.data() : nullptr, M, C, eps, &mref, &rref);
+  ln_grad_ref(xd, affine ? gd.data() : nullptr, dyd, mref, rref, M, C, dxref, dgref, dbref);
   std::vector<double> p(xd);
   p.insert(p.end(), gd.begin(), gd.end());
   p.insert(p.end(), bd.begin(), bd.end());

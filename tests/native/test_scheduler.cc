@@ -15,6 +15,7 @@
 #include "ie/parallel.h"
 #include "ie/safetensors.h"
 #include "ie/scheduler.h"
+#include "reference/scheduler.h"
 #include "io/json.h"
 #include "models/scheduler/internal.h"
 
@@ -298,24 +299,9 @@ IE_TEST(scheduler, fused_step_kernel_vs_float64) {
       std::vector<float> e = iet::randn(n, ++seed), x = iet::randn(n, ++seed, 3.0f), h = iet::randn(n, ++seed);
       std::vector<float> zgiven = iet::randn(n, ++seed);
       const uint64_t nseed = ++seed, noff = 12345;  // odd offset: starts mid-pair
-      std::vector<float> zgen(n);
-      for (size_t i = 0; i < n; ++i) {
-        float a, b;
-        ie::philox_normal_pair(nseed, (noff + i) >> 1, &a, &b);
-        zgen[i] = ((noff + i) & 1) ? b : a;
-      }
+      const std::vector<float> zgen = iet::ref::philox_normals(n, nseed, noff);
       auto reference = [&](const std::vector<float>* z, std::vector<double>* prev, std::vector<double>* pred) {
-        prev->resize(n), pred->resize(n);
-        for (size_t i = 0; i < n; ++i) {
-          double xi = x[i], ei = e[i];
-          double x0 = (double(k.x0_x) * xi + double(k.x0_e) * ei) / k.x0_div;
-          x0 = std::min(std::max(x0, double(k.clip_lo)), double(k.clip_hi));
-          double p = k.out_x0 * x0 + double(k.out_x) * xi;
-          double hh = step.history ? double(h[i]) : p;
-          (*pred)[i] = p;
-          (*prev)[i] = k.p_x * xi + k.p_pred * p + k.p_e * ei + (xi - p) / k.d_div * k.d_mul +
-                       double(k.h_out) * k.h_in * (p - hh) + k.p_noise * (z ? double((*z)[i]) : 0.0);
-        }
+        iet::ref::scheduler_step(k, e, x, h, step.history, z, prev, pred);
       };
       std::vector<double> ref_given, ref_gen, ref_none, pred_ref;
       reference(&zgiven, &ref_given, &pred_ref);

@@ -8,6 +8,7 @@
 #include "cpu/timestep_embedding.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/timestep_embedding.h"
 
 namespace {
 
@@ -17,21 +18,10 @@ void run_case(int64_t dim, bool flip, float shift, float max_period, uint64_t se
   std::vector<float> t(ts, ts + N);
   t[6] = iet::rand_uniform(1, seed, 0.f, 1000.f)[0];
   const int64_t half = dim / 2;
-  std::vector<double> ref(size_t(N * dim)), exact(size_t(N * dim));
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < half; ++k) {
-      // diffusers in float32: exponent = −ln(P)·arange(half) / (half − shift); t·exp(exponent)
-      float expo = (float(-std::log(double(max_period))) * float(k)) / float(double(half) - double(shift));
-      float arg = t[size_t(n)] * std::exp(expo);
-      double a64 = double(t[size_t(n)]) * std::exp(-std::log(double(max_period)) * double(k) / (double(half) - shift));
-      size_t s_at = size_t(n * dim + (flip ? half : 0) + k), c_at = size_t(n * dim + (flip ? 0 : half) + k);
-      ref[s_at] = std::sin(double(arg));
-      ref[c_at] = std::cos(double(arg));
-      exact[s_at] = std::sin(a64);
-      exact[c_at] = std::cos(a64);
-    }
-  if (dim % 2)
-    for (int64_t n = 0; n < N; ++n) ref[size_t(n * dim + dim - 1)] = exact[size_t(n * dim + dim - 1)] = 0.0;
+  // diffusers in float32: exponent = −ln(P)·arange(half) / (half − shift); t·exp(exponent); an odd
+  // dim's last column is 0
+  std::vector<double> ref, exact;
+  iet::ref::timestep_embedding(t, dim, flip, shift, max_period, ref, exact);
   std::string nm = "dim=" + std::to_string(dim) + (flip ? " flip" : "") + " shift=" + std::to_string(shift);
   iet::for_each_cpu_path([&] {
     for (int threads : {1, 2, 3}) {

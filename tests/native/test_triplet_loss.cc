@@ -7,58 +7,12 @@
 #include "ie/error.h"
 #include "ie/ops.h"
 #include "ie/parallel.h"
+#include "reference/triplet_loss.h"
 
 namespace {
 
 using ie::ops::TripletLossOptions;
-
-struct Ref {
-  double loss = 0, mse = 0, triplet = 0, counted = 0;
-  std::vector<double> dpos, dneg, active, grad;
-};
-
-// The definition, in double: loss = mse_w·mean((pos−ε)²) + w·Σ_{kept b} [h_b ≥ thr]·relu(h_b) / #kept,
-// h_b = d_pos − d_neg + margin (SuperEdit's released formula).
-// frozen_dpos: use these d_pos in the triplet term (a stop-gradient, for checking that option's
-// gradient against differences of the function it is the gradient of).
-Ref reference(const std::vector<double>& pred, const std::vector<double>& tgt, int64_t B, int64_t n,
-              const std::vector<uint8_t>& keep, const TripletLossOptions& o, const std::vector<double>* frozen_dpos = nullptr) {
-  Ref r;
-  std::vector<double> sp(static_cast<size_t>(B)), sn(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < n; ++i) {
-      double dp = pred[size_t(b * n + i)] - tgt[size_t(b * n + i)], dn = pred[size_t((B + b) * n + i)] - tgt[size_t(b * n + i)];
-      sp[size_t(b)] += dp * dp;
-      sn[size_t(b)] += dn * dn;
-    }
-  for (int64_t b = 0; b < B; ++b) {
-    r.mse += sp[size_t(b)];
-    r.counted += keep[size_t(b)] ? 1 : 0;
-  }
-  r.mse /= double(B * n);
-  auto dist = [&](double s) { return o.l2 ? std::sqrt(s) : s / double(n); };
-  auto slope = [&](double s) { return o.l2 ? (s > 0 ? 1 / std::sqrt(s) : 0.0) : 2.0 / double(n); };
-  r.grad.assign(pred.size(), 0.0);
-  double tri = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    double dp = frozen_dpos ? (*frozen_dpos)[size_t(b)] : dist(sp[size_t(b)]), dn = dist(sn[size_t(b)]), h = dp - dn + o.margin;
-    bool active = keep[size_t(b)] && h > 0 && h >= o.threshold;
-    if (active) tri += h;
-    r.dpos.push_back(dp);
-    r.dneg.push_back(dn);
-    r.active.push_back(active ? 1 : 0);
-    double g = active ? o.weight / r.counted : 0;
-    double cp = o.mse_weight * 2 / double(B * n) + (o.stop_grad_positive ? 0 : g * slope(sp[size_t(b)]));
-    double cn = -g * slope(sn[size_t(b)]);
-    for (int64_t i = 0; i < n; ++i) {
-      r.grad[size_t(b * n + i)] = o.grad_scale * cp * (pred[size_t(b * n + i)] - tgt[size_t(b * n + i)]);
-      r.grad[size_t((B + b) * n + i)] = o.grad_scale * cn * (pred[size_t((B + b) * n + i)] - tgt[size_t(b * n + i)]);
-    }
-  }
-  r.triplet = r.counted > 0 ? tri / r.counted : 0;
-  r.loss = o.mse_weight * r.mse + o.weight * r.triplet;
-  return r;
-}
+using Ref = iet::ref::TripletRef;
 
 std::vector<float> host(const ie::Tensor& t) {
   std::vector<float> v(static_cast<size_t>(t.numel()));
@@ -66,26 +20,12 @@ std::vector<float> host(const ie::Tensor& t) {
   return v;
 }
 
-// pos close to ε and neg further away for some samples, the reverse for others: both hinge sides.
-void make_inputs(int64_t B, int64_t n, uint64_t seed, std::vector<float>& pred, std::vector<float>& tgt) {
-  tgt = iet::randn(size_t(B * n), seed);
-  std::vector<float> a = iet::randn(size_t(2 * B * n), seed + 1);
-  pred.resize(size_t(2 * B * n));
-  for (int64_t b = 0; b < B; ++b) {
-    float sp = b % 2 ? 0.5f : 0.1f, sn = b % 2 ? 0.1f : 0.5f;
-    for (int64_t i = 0; i < n; ++i) {
-      pred[size_t(b * n + i)] = tgt[size_t(b * n + i)] + sp * a[size_t(b * n + i)];
-      pred[size_t((B + b) * n + i)] = tgt[size_t(b * n + i)] + sn * a[size_t((B + b) * n + i)];
-    }
-  }
-}
-
 void check_case(int64_t B, int64_t C, int64_t HW, const TripletLossOptions& o, const std::vector<uint8_t>& keep,
                 uint64_t seed, const std::string& name) {
   const int64_t n = C * HW;
   std::vector<float> pred, tgt;
-  make_inputs(B, n, seed, pred, tgt);
-  Ref r = reference(iet::to_double(pred), iet::to_double(tgt), B, n, keep, o);
+  iet::ref::triplet_inputs(B, n, seed, pred, tgt);
+  Ref r = iet::ref::triplet_loss(iet::to_double(pred), iet::to_double(tgt), B, n, keep, o);
   iet::for_each_cpu_path([&] {
     for (int threads : {1, 3}) {
       ie::set_num_threads(threads);
@@ -107,7 +47,7 @@ void check_case(int64_t B, int64_t C, int64_t HW, const TripletLossOptions& o, c
   std::vector<double> x = iet::to_double(pred), t = iet::to_double(tgt), v = iet::to_double(iet::randn(pred.size(), seed + 7));
   // with stop_grad_positive the gradient is that of the loss with d_pos held at its value
   const std::vector<double>* frozen = o.stop_grad_positive ? &r.dpos : nullptr;
-  auto f = [&](const std::vector<double>& xx) { return reference(xx, t, B, n, keep, o, frozen).loss * o.grad_scale; };
+  auto f = [&](const std::vector<double>& xx) { return iet::ref::triplet_loss(xx, t, B, n, keep, o, frozen).loss * o.grad_scale; };
   double fd = iet::directional_fd(f, x, v, 1e-6);
   double an = iet::dot(r.grad, v);
   IE_EXPECT_REL(std::fabs(an - fd) / std::fmax(std::fabs(fd), 1e-12), 1e-5, name + " <grad, v> vs central difference");
@@ -146,7 +86,7 @@ IE_TEST(triplet_loss, large_samples_reduce_deterministically) {
   // n > one reduction block: the same bits on 1 and 2 threads
   const int64_t B = 2, n = 4 * 64 * 64;
   std::vector<float> pred, tgt;
-  make_inputs(B, n, 760, pred, tgt);
+  iet::ref::triplet_inputs(B, n, 760, pred, tgt);
   TripletLossOptions o;
   o.margin = 0.3;
   std::vector<std::vector<float>> runs;
@@ -158,7 +98,7 @@ IE_TEST(triplet_loss, large_samples_reduce_deterministically) {
   }
   ie::set_num_threads(0);
   IE_EXPECT(runs[0] == runs[1], "stats identical on 1 and 2 threads");
-  Ref r = reference(iet::to_double(pred), iet::to_double(tgt), B, n, {1, 1}, o);
+  Ref r = iet::ref::triplet_loss(iet::to_double(pred), iet::to_double(tgt), B, n, {1, 1}, o);
   IE_EXPECT_REL(std::fabs(runs[0][0] - r.loss) / r.loss, 1e-6, "loss vs float64");
 }
 

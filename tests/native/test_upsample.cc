@@ -6,23 +6,18 @@
 #include "cpu/upsample.h"
 #include "harness.h"
 #include "ie/parallel.h"
+#include "reference/upsample.h"
 
 namespace {
 
-// PyTorch: identity and ×2 special-cased, else min(floor(float(dst) * (float(in)/float(out))), in − 1)
-int64_t src_index(int64_t dst, int64_t in, int64_t out) {
-  if (in == out) return dst;
-  if (out == 2 * in) return dst / 2;
-  float scale = float(in) / float(out);
-  return std::min(int64_t(std::floor(float(dst) * scale)), in - 1);
-}
+using iet::ref::upsample_src_index;
 
 std::vector<double> up_ref(const std::vector<double>& x, int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW) {
   std::vector<double> y(size_t(NC * OH * OW));
   for (int64_t c = 0; c < NC; ++c)
     for (int64_t i = 0; i < OH; ++i)
       for (int64_t j = 0; j < OW; ++j)
-        y[size_t((c * OH + i) * OW + j)] = x[size_t((c * H + src_index(i, H, OH)) * W + src_index(j, W, OW))];
+        y[size_t((c * OH + i) * OW + j)] = x[size_t((c * H + upsample_src_index(i, H, OH)) * W + upsample_src_index(j, W, OW))];
   return y;
 }
 
@@ -34,7 +29,7 @@ void run_upsample(int64_t NC, int64_t H, int64_t W, int64_t OH, int64_t OW, uint
   for (int64_t c = 0; c < NC; ++c)
     for (int64_t i = 0; i < OH; ++i)
       for (int64_t j = 0; j < OW; ++j)
-        dxref[size_t((c * H + src_index(i, H, OH)) * W + src_index(j, W, OW))] += dyd[size_t((c * OH + i) * OW + j)];
+        dxref[size_t((c * H + upsample_src_index(i, H, OH)) * W + upsample_src_index(j, W, OW))] += dyd[size_t((c * OH + i) * OW + j)];
   std::vector<double> v = iet::to_double(iet::randn(nx, seed + 2));
   double fd = iet::directional_fd(
       [&](const std::vector<double>& xx) { return iet::dot(up_ref(xx, NC, H, W, OH, OW), dyd); }, xd, v);
@@ -61,8 +56,8 @@ IE_TEST(upsample, index_rule_matches_pytorch) {
   // worked by hand from scale = float(5/9) and float(7/13)
   const int64_t h9[] = {0, 0, 1, 1, 2, 2, 3, 3, 4};
   const int64_t w13[] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6};
-  for (int64_t i = 0; i < 9; ++i) IE_EXPECT(src_index(i, 5, 9) == h9[i], "5 -> 9 row index");
-  for (int64_t j = 0; j < 13; ++j) IE_EXPECT(src_index(j, 7, 13) == w13[j], "7 -> 13 column index");
+  for (int64_t i = 0; i < 9; ++i) IE_EXPECT(upsample_src_index(i, 5, 9) == h9[i], "5 -> 9 row index");
+  for (int64_t j = 0; j < 13; ++j) IE_EXPECT(upsample_src_index(j, 7, 13) == w13[j], "7 -> 13 column index");
   // and the kernel reads exactly those: upsample an iota image
   std::vector<float> x(35);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(i);

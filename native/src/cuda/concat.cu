@@ -37,34 +37,36 @@ void copy2d(char* dst, int64_t dpitch, const char* src, int64_t spitch, int64_t 
   else launch_copy2d<uint8_t>(dst, dpitch, src, spitch, width, height, device);
 }
 
-}  // namespace
-
-void concat(const void* const* inputs, const int64_t* sizes, int n, int64_t outer, int64_t inner_bytes, void* y,
-            int device) {
+// Calls f(part, part_offset_bytes, part_bytes, row_bytes) for each of the n parts of a row of
+// concatenated parts (part i: sizes[i] * inner_bytes bytes of every row of total * inner_bytes).
+template <typename F>
+void for_each_part(const int64_t* sizes, int n, int64_t inner_bytes, F&& f) {
   int64_t total = 0;
   for (int i = 0; i < n; ++i) total += sizes[i];
   const int64_t row_bytes = total * inner_bytes;
   int64_t off = 0;
   for (int i = 0; i < n; ++i) {
-    const int64_t bytes = sizes[i] * inner_bytes;
-    copy2d(static_cast<char*>(y) + off * inner_bytes, row_bytes, static_cast<const char*>(inputs[i]), bytes, bytes,
-           outer, device);
+    f(i, off * inner_bytes, sizes[i] * inner_bytes, row_bytes);
     off += sizes[i];
   }
 }
 
+}  // namespace
+
+void concat(const void* const* inputs, const int64_t* sizes, int n, int64_t outer, int64_t inner_bytes, void* y,
+            int device) {
+  for_each_part(sizes, n, inner_bytes, [&](int i, int64_t off_bytes, int64_t bytes, int64_t row_bytes) {
+    copy2d(static_cast<char*>(y) + off_bytes, row_bytes, static_cast<const char*>(inputs[i]), bytes, bytes, outer,
+           device);
+  });
+}
+
 void split(const void* x, void* const* outputs, const int64_t* sizes, int n, int64_t outer, int64_t inner_bytes,
            int device) {
-  int64_t total = 0;
-  for (int i = 0; i < n; ++i) total += sizes[i];
-  const int64_t row_bytes = total * inner_bytes;
-  int64_t off = 0;
-  for (int i = 0; i < n; ++i) {
-    const int64_t bytes = sizes[i] * inner_bytes;
-    copy2d(static_cast<char*>(outputs[i]), bytes, static_cast<const char*>(x) + off * inner_bytes, row_bytes, bytes,
-           outer, device);
-    off += sizes[i];
-  }
+  for_each_part(sizes, n, inner_bytes, [&](int i, int64_t off_bytes, int64_t bytes, int64_t row_bytes) {
+    copy2d(static_cast<char*>(outputs[i]), bytes, static_cast<const char*>(x) + off_bytes, row_bytes, bytes, outer,
+           device);
+  });
 }
 
 }  // namespace ie::cuda
