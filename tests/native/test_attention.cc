@@ -6,103 +6,18 @@
 
 #include "cpu/attention.h"
 #include "harness.h"
+#include "reference/attention.h"
 #include "ie/parallel.h"
 
 namespace {
 
-struct Shape {
-  int64_t B, H, Lq, Lk, D;
-  float scale;
-  bool causal;
-};
+using Shape = iet::ref::AttentionShape;
 
 std::string describe(const Shape& s, const char* what) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "%s B=%lld H=%lld Lq=%lld Lk=%lld D=%lld scale=%g causal=%d", what, (long long)s.B,
                 (long long)s.H, (long long)s.Lq, (long long)s.Lk, (long long)s.D, double(s.scale), int(s.causal));
   return buf;
-}
-
-// Probabilities of one (b, h) head: P[i][j], full Lq x Lk, in double.
-std::vector<double> ref_probs(const Shape& s, const double* q, const double* k, int64_t b, int64_t h,
-                              std::vector<double>* lse) {
-  const int64_t HD = s.H * s.D;
-  std::vector<double> P(size_t(s.Lq * s.Lk));
-  for (int64_t i = 0; i < s.Lq; ++i) {
-    const double* qi = q + (b * s.Lq + i) * HD + h * s.D;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int64_t j = 0; j < s.Lk; ++j) {
-      double sc = -std::numeric_limits<double>::infinity();
-      if (!(s.causal && j > i)) {
-        const double* kj = k + (b * s.Lk + j) * HD + h * s.D;
-        double dot = 0;
-        for (int64_t d = 0; d < s.D; ++d) dot += qi[d] * kj[d];
-        sc = dot * s.scale;
-      }
-      P[size_t(i * s.Lk + j)] = sc;
-      mx = std::max(mx, sc);
-    }
-    double sum = 0;
-    for (int64_t j = 0; j < s.Lk; ++j) sum += std::exp(P[size_t(i * s.Lk + j)] - mx);
-    for (int64_t j = 0; j < s.Lk; ++j) P[size_t(i * s.Lk + j)] = std::exp(P[size_t(i * s.Lk + j)] - mx) / sum;
-    if (lse) (*lse)[size_t((b * s.H + h) * s.Lq + i)] = mx + std::log(sum);
-  }
-  return P;
-}
-
-void ref_forward(const Shape& s, const double* q, const double* k, const double* v, std::vector<double>& out,
-                 std::vector<double>& lse) {
-  const int64_t HD = s.H * s.D;
-  out.assign(size_t(s.B * s.Lq * HD), 0.0);
-  lse.assign(size_t(s.B * s.H * s.Lq), 0.0);
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h) {
-      std::vector<double> P = ref_probs(s, q, k, b, h, &lse);
-      for (int64_t i = 0; i < s.Lq; ++i) {
-        double* o = &out[size_t((b * s.Lq + i) * HD + h * s.D)];
-        for (int64_t j = 0; j < s.Lk; ++j) {
-          const double p = P[size_t(i * s.Lk + j)];
-          const double* vj = v + (b * s.Lk + j) * HD + h * s.D;
-          for (int64_t d = 0; d < s.D; ++d) o[d] += p * vj[d];
-        }
-      }
-    }
-}
-
-void ref_backward(const Shape& s, const double* q, const double* k, const double* v, const double* dout,
-                  std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv) {
-  const int64_t HD = s.H * s.D;
-  dq.assign(size_t(s.B * s.Lq * HD), 0.0);
-  dk.assign(size_t(s.B * s.Lk * HD), 0.0);
-  dv.assign(size_t(s.B * s.Lk * HD), 0.0);
-  std::vector<double> dp(size_t(s.Lk));
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h) {
-      std::vector<double> P = ref_probs(s, q, k, b, h, nullptr);
-      for (int64_t i = 0; i < s.Lq; ++i) {
-        const size_t qo = size_t((b * s.Lq + i) * HD + h * s.D);
-        double Di = 0;
-        for (int64_t j = 0; j < s.Lk; ++j) {
-          const size_t ko = size_t((b * s.Lk + j) * HD + h * s.D);
-          const double p = P[size_t(i * s.Lk + j)];
-          double t = 0;
-          for (int64_t d = 0; d < s.D; ++d) {
-            t += dout[qo + d] * v[ko + d];
-            dv[ko + d] += p * dout[qo + d];
-          }
-          dp[size_t(j)] = t;
-          Di += p * t;
-        }
-        for (int64_t j = 0; j < s.Lk; ++j) {
-          const size_t ko = size_t((b * s.Lk + j) * HD + h * s.D);
-          const double ds = P[size_t(i * s.Lk + j)] * (dp[size_t(j)] - Di) * s.scale;
-          for (int64_t d = 0; d < s.D; ++d) {
-            dq[qo + d] += ds * k[ko + d];
-            dk[ko + d] += ds * q[qo + d];
-          }
-        }
-      }
-    }
 }
 
 struct Result {
@@ -137,8 +52,8 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f, bool fd = true) 
                       dod = iet::to_double(dout);
 
   std::vector<double> out_ref, lse_ref, dq_ref, dk_ref, dv_ref;
-  ref_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
-  ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
+  iet::ref::attention_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
+  iet::ref::attention_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
 
   Result r = run_kernels(s, q, k, v, dout);
   IE_EXPECT_REL(iet::rel_error(r.out, out_ref), 1e-5, describe(s, "out"));
@@ -155,7 +70,7 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f, bool fd = true) 
     std::vector<double> dir = iet::to_double(iet::randn(x.size(), seed + 4));
     auto loss = [&](const std::vector<double>& xv) {
       std::vector<double> o, l;
-      ref_forward(s, xv.data(), xv.data() + nq, xv.data() + nq + nk, o, l);
+      iet::ref::attention_forward(s, xv.data(), xv.data() + nq, xv.data() + nq + nk, o, l);
       return iet::dot(o, dod);
     };
     const double fdv = iet::directional_fd(loss, x, dir, 1e-6 / mag);

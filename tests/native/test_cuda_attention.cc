@@ -26,36 +26,20 @@
 #include <vector>
 
 #include "cuda/attention.h"
+#include "cuda_helpers.h"
 #include "harness.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
 #include "ie/tensor.h"
+#include "reference/attention.h"
 
 namespace {
+using namespace iet::gpu;
 
 using ie::DType;
 namespace ops = ie::ops;
-const ie::Device kGpu{ie::DeviceType::CUDA, 0};
 
-double tol(DType t) { return t == DType::F32 ? 1e-5 : t == DType::F16 ? 1e-2 : 2e-2; }
-
-float round_one(float v, DType t) {
-  if (t == DType::F16) return ie::f16_to_float(ie::float_to_f16(v));
-  if (t == DType::BF16) return ie::bf16_to_float(ie::float_to_bf16(v));
-  return v;
-}
-std::vector<float> rounded(const std::vector<float>& v, DType t) {
-  std::vector<float> r(v.size());
-  for (size_t i = 0; i < v.size(); ++i) r[i] = round_one(v[i], t);
-  return r;
-}
-ie::Tensor upload(const std::vector<float>& v, const ie::Shape& shape, DType t) {
-  if (t == DType::F32) return ops::from_host(v.data(), v.size() * 4, shape, t, kGpu);
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? ie::float_to_f16(v[i]) : ie::float_to_bf16(v[i]);
-  return ops::from_host(h.data(), h.size() * 2, shape, t, kGpu);
-}
 // The same data in a tensor whose storage starts one element past an allocation (2-byte aligned
 // only): the tensor-core kernel's element-load path.
 ie::Tensor upload_misaligned(const std::vector<float>& v, const ie::Shape& shape, DType t) {
@@ -63,34 +47,7 @@ ie::Tensor upload_misaligned(const std::vector<float>& v, const ie::Shape& shape
   std::copy(v.begin(), v.end(), pad.begin() + 1);
   return upload(pad, {int64_t(pad.size())}, t).view(1, shape);
 }
-std::vector<float> download(const ie::Tensor& t) {
-  std::vector<float> v(size_t(t.numel()));
-  if (t.dtype() == DType::F32) {
-    ops::copy_to_host(t, v.data());
-    return v;
-  }
-  std::vector<uint16_t> h(v.size());
-  ops::copy_to_host(t, h.data());
-  for (size_t i = 0; i < v.size(); ++i) v[i] = t.dtype() == DType::F16 ? ie::f16_to_float(h[i]) : ie::bf16_to_float(h[i]);
-  return v;
-}
-// NaN-filled blocks in the allocator's cache for the next allocations of these sizes (so an
-// output element the kernel does not write reads back as NaN).
-void poison_cache(std::initializer_list<size_t> sizes) {
-  std::vector<ie::Tensor> hold;
-  for (size_t bytes : sizes) {
-    size_t n = (bytes + 1) / 2;
-    std::vector<uint16_t> nan(n, 0xffff);
-    for (int k = 0; k < 3; ++k) hold.push_back(ops::from_host(nan.data(), n * 2, {int64_t(n)}, DType::F16, kGpu));
-  }
-  ie::stream_for(kGpu).sync();
-}
-
-struct Shape {
-  int64_t B, H, Lq, Lk, D;
-  float scale;
-  bool causal;
-};
+using Shape = iet::ref::AttentionShape;
 
 // Kernel selection for a scope: simt = true sets INSTRUCTEDIT_ATTENTION=simt (the SIMT forward and
 // backward for every dtype), false clears it (the tensor-core kernels where they apply). The stream is
@@ -143,87 +100,6 @@ std::string describe(const Shape& s, DType dt, const char* what) {
   return buf;
 }
 
-std::vector<double> ref_probs(const Shape& s, const double* q, const double* k, int64_t b, int64_t h,
-                              std::vector<double>* lse) {
-  const int64_t HD = s.H * s.D;
-  std::vector<double> P(size_t(s.Lq * s.Lk));
-  for (int64_t i = 0; i < s.Lq; ++i) {
-    const double* qi = q + (b * s.Lq + i) * HD + h * s.D;
-    double mx = -std::numeric_limits<double>::infinity();
-    for (int64_t j = 0; j < s.Lk; ++j) {
-      double sc = -std::numeric_limits<double>::infinity();
-      if (!(s.causal && j > i)) {
-        const double* kj = k + (b * s.Lk + j) * HD + h * s.D;
-        double dot = 0;
-        for (int64_t d = 0; d < s.D; ++d) dot += qi[d] * kj[d];
-        sc = dot * s.scale;
-      }
-      P[size_t(i * s.Lk + j)] = sc;
-      mx = std::max(mx, sc);
-    }
-    double sum = 0;
-    for (int64_t j = 0; j < s.Lk; ++j) sum += std::exp(P[size_t(i * s.Lk + j)] - mx);
-    for (int64_t j = 0; j < s.Lk; ++j) P[size_t(i * s.Lk + j)] = std::exp(P[size_t(i * s.Lk + j)] - mx) / sum;
-    if (lse) (*lse)[size_t((b * s.H + h) * s.Lq + i)] = mx + std::log(sum);
-  }
-  return P;
-}
-
-void ref_forward(const Shape& s, const double* q, const double* k, const double* v, std::vector<double>& out,
-                 std::vector<double>& lse) {
-  const int64_t HD = s.H * s.D;
-  out.assign(size_t(s.B * s.Lq * HD), 0.0);
-  lse.assign(size_t(s.B * s.H * s.Lq), 0.0);
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h) {
-      std::vector<double> P = ref_probs(s, q, k, b, h, &lse);
-      for (int64_t i = 0; i < s.Lq; ++i) {
-        double* o = &out[size_t((b * s.Lq + i) * HD + h * s.D)];
-        for (int64_t j = 0; j < s.Lk; ++j) {
-          const double p = P[size_t(i * s.Lk + j)];
-          const double* vj = v + (b * s.Lk + j) * HD + h * s.D;
-          for (int64_t d = 0; d < s.D; ++d) o[d] += p * vj[d];
-        }
-      }
-    }
-}
-
-void ref_backward(const Shape& s, const double* q, const double* k, const double* v, const double* dout,
-                  std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv) {
-  const int64_t HD = s.H * s.D;
-  dq.assign(size_t(s.B * s.Lq * HD), 0.0);
-  dk.assign(size_t(s.B * s.Lk * HD), 0.0);
-  dv.assign(size_t(s.B * s.Lk * HD), 0.0);
-  std::vector<double> dp(size_t(s.Lk));
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h) {
-      std::vector<double> P = ref_probs(s, q, k, b, h, nullptr);
-      for (int64_t i = 0; i < s.Lq; ++i) {
-        const size_t qo = size_t((b * s.Lq + i) * HD + h * s.D);
-        double Di = 0;
-        for (int64_t j = 0; j < s.Lk; ++j) {
-          const size_t ko = size_t((b * s.Lk + j) * HD + h * s.D);
-          const double p = P[size_t(i * s.Lk + j)];
-          double t = 0;
-          for (int64_t d = 0; d < s.D; ++d) {
-            t += dout[qo + d] * v[ko + d];
-            dv[ko + d] += p * dout[qo + d];
-          }
-          dp[size_t(j)] = t;
-          Di += p * t;
-        }
-        for (int64_t j = 0; j < s.Lk; ++j) {
-          const size_t ko = size_t((b * s.Lk + j) * HD + h * s.D);
-          const double ds = P[size_t(i * s.Lk + j)] * (dp[size_t(j)] - Di) * s.scale;
-          for (int64_t d = 0; d < s.D; ++d) {
-            dq[qo + d] += ds * k[ko + d];
-            dk[ko + d] += ds * q[qo + d];
-          }
-        }
-      }
-    }
-}
-
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -245,8 +121,8 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
     std::vector<double> qd = iet::to_double(q), kd = iet::to_double(k), vd = iet::to_double(v),
                         dod = iet::to_double(dout);
     std::vector<double> out_ref, lse_ref, dq_ref, dk_ref, dv_ref;
-    ref_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
-    if (backward) ref_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
+    iet::ref::attention_forward(s, qd.data(), kd.data(), vd.data(), out_ref, lse_ref);
+    if (backward) iet::ref::attention_backward(s, qd.data(), kd.data(), vd.data(), dod.data(), dq_ref, dk_ref, dv_ref);
 
     auto up = misaligned ? upload_misaligned : upload;
     ie::Tensor Q = up(q, {s.B, s.Lq, HD}, dt), K = up(k, {s.B, s.Lk, HD}, dt), V = up(v, {s.B, s.Lk, HD}, dt);
@@ -258,7 +134,7 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
       const std::string path =
           std::string(" [") + (tc && !simt ? "tc" : "simt") + (misaligned ? " misaligned" : "") + "]";
       ForwardPath fp(simt);
-      poison_cache({nq * es, nl * 4});
+      poison_cache({nq * es, nl * 4}, 3);
       ops::AttentionOut o = ops::attention(Q, K, V, s.H, s.scale, s.causal);
       IE_EXPECT(o.out.dtype() == dt && o.lse.dtype() == DType::F32 && o.lse.shape() == ie::Shape({s.B, s.H, s.Lq}),
                 describe(s, dt, "out takes q's dtype; lse is float32 [B, H, Lq]") + path);
@@ -271,7 +147,7 @@ void check_case(const Shape& s, uint64_t seed, float mag = 1.f,
       // when stored, and D_i = Σ dO·O reads it back; that perturbs dq/dk by about the output's
       // rounding, inside the stated tolerance. The tensor-core backward also rounds P and dS to the
       // storage type before the dV/dK/dQ products (the emulator measures ~3e-4 f16, ~3e-3 bf16).
-      poison_cache({nq * es, nk * es, nl * 4});
+      poison_cache({nq * es, nk * es, nl * 4}, 3);
       ops::AttentionGrads g = ops::attention_backward(Q, K, V, o.out, o.lse, DO, s.H, s.scale, s.causal);
       std::vector<float> dq = download(g.dq), dk = download(g.dk), dv = download(g.dv);
       IE_EXPECT_REL(iet::rel_error(dq, dq_ref), tol(dt), describe(s, dt, "dq") + path);

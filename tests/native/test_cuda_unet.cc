@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "fixtures.h"
+#include "unet_parity.h"
 #include "harness.h"
 #include "ie/ops.h"
 #include "ie/unet.h"
@@ -22,12 +23,7 @@ using iet::rel_l2;
 
 const ie::Device kGpu{ie::DeviceType::CUDA, 0};
 
-Config tiny2_config() {
-  std::string text = iet::read_text(iet::shared_dir() + "/parity/manifest.json");
-  for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
-  ie::json::Value m = ie::json::parse(text);
-  return ie::unet::detail::config_from_value(*m.find("fixtures")->find("unet_tiny2")->find("config"), "manifest");
-}
+Config tiny2_config() { return iet::unet_tiny2_config(); }
 
 Tensor gpu(const Tensor& t) { return ops::to_device(t, kGpu); }
 
@@ -42,34 +38,7 @@ IE_TEST(cuda_unet, parity_unet_tiny2_forward_and_gradients_f32) {
   }
   auto model = Model::create(tiny2_config(), kGpu);
   model->load(st::Reader::open(dir + "/unet.safetensors"));
-  st::Reader in = st::Reader::open(dir + "/inputs.safetensors");
-  Tensor sample = gpu(in.load("sample")), ehs = gpu(in.load("encoder_hidden_states")), R = gpu(in.load("R"));
-  Tensor t = gpu(ops::cast(in.load("timestep"), ie::DType::F32));
-  st::Reader outs = st::Reader::open(dir + "/outputs.safetensors");
-  st::Reader grads = st::Reader::open(dir + "/grads.safetensors");
-  std::vector<float> ref = host(outs.load("out"));
-  for (bool checkpoint : {false, true}) {
-    std::string tag = checkpoint ? " (checkpointed)" : "";
-    ie::unet::ForwardOptions o;
-    o.train = true;
-    o.checkpoint = checkpoint;
-    Tensor out = model->forward(sample, t, ehs, o);
-    double e = rel_l2(host(out), ref);
-    IE_EXPECT_REL(e, 1e-4, "output" + tag);
-    ie::unet::InputGrads g = model->backward(R);
-    IE_EXPECT_REL(rel_l2(host(g.sample), host(grads.load("sample"))), 1e-4, "d sample" + tag);
-    IE_EXPECT_REL(rel_l2(host(g.encoder_hidden_states), host(grads.load("encoder_hidden_states"))), 1e-4,
-                  "d encoder_hidden_states" + tag);
-    double worst = 0;
-    std::string worst_name;
-    for (const auto& p : model->params()) {
-      double pe = rel_l2(host(model->grad(p.name)), host(grads.load("param." + p.name)));
-      if (pe > worst) worst = pe, worst_name = p.name;
-    }
-    IE_EXPECT_REL(worst, 1e-3, "worst parameter gradient (" + worst_name + ")" + tag);
-    if (!checkpoint) std::printf("  cuda: out rel %.2e, worst param grad rel %.2e (%s)\n", e, worst, worst_name.c_str());
-  }
-  IE_EXPECT_REL(rel_l2(host(model->forward(sample, t, ehs)), ref), 1e-4, "inference output");
+  iet::check_unet_parity(*model, iet::unet_tiny2_inputs(dir, kGpu), dir, {}, " [cuda]");
 }
 
 IE_TEST(cuda_unet, random_model_matches_cpu) {

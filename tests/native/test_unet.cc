@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "fixtures.h"
+#include "unet_parity.h"
 #include "ie/allocator.h"
 #include "ie/error.h"
 #include "ie/ops.h"
@@ -39,12 +40,7 @@ double dot(const std::vector<float>& a, const std::vector<float>& b) {
   return s;
 }
 
-Config tiny2_config() {
-  std::string text = read_text(shared_dir() + "/parity/manifest.json");
-  for (size_t at; (at = text.find("-Infinity")) != std::string::npos;) text.replace(at, 9, "null");
-  ie::json::Value m = ie::json::parse(text);
-  return ie::unet::detail::config_from_value(*m.find("fixtures")->find("unet_tiny2")->find("config"), "manifest");
-}
+Config tiny2_config() { return iet::unet_tiny2_config(); }
 
 // A tiny config for finite differences: two levels, non-square input, 2 heads, 2 transformer layers.
 Config tiny_config() {
@@ -78,37 +74,7 @@ IE_TEST(unet, parity_unet_tiny2_forward_and_gradients) {
   }
   auto model = Model::create(tiny2_config());
   model->load(st::Reader::open(dir + "/unet.safetensors"));
-  st::Reader in = st::Reader::open(dir + "/inputs.safetensors");
-  Tensor sample = in.load("sample"), ehs = in.load("encoder_hidden_states"), R = in.load("R");
-  Tensor t = ops::cast(in.load("timestep"), ie::DType::F32);
-  st::Reader outs = st::Reader::open(dir + "/outputs.safetensors");
-  st::Reader grads = st::Reader::open(dir + "/grads.safetensors");
-  std::vector<float> ref = host(outs.load("out"));
-
-  for (bool checkpoint : {false, true}) {
-    std::string tag = checkpoint ? " (checkpointed)" : "";
-    ie::unet::ForwardOptions o;
-    o.train = true;
-    o.checkpoint = checkpoint;
-    Tensor out = model->forward(sample, t, ehs, o);
-    double e = rel_l2(host(out), ref);
-    IE_EXPECT_REL(e, 1e-4, "output" + tag);
-    ie::unet::InputGrads g = model->backward(R);
-    IE_EXPECT_REL(rel_l2(host(g.sample), host(grads.load("sample"))), 1e-4, "d sample" + tag);
-    IE_EXPECT_REL(rel_l2(host(g.encoder_hidden_states), host(grads.load("encoder_hidden_states"))), 1e-4,
-                  "d encoder_hidden_states" + tag);
-    double worst = 0;
-    std::string worst_name;
-    for (const auto& p : model->params()) {
-      double pe = rel_l2(host(model->grad(p.name)), host(grads.load("param." + p.name)));
-      if (pe > worst) worst = pe, worst_name = p.name;
-    }
-    IE_EXPECT_REL(worst, 1e-3, "worst parameter gradient (" + worst_name + ")" + tag);
-    if (!checkpoint) std::printf("  out rel %.2e, worst param grad rel %.2e (%s)\n", e, worst, worst_name.c_str());
-  }
-  // Inference alone matches too (and keeps nothing).
-  IE_EXPECT_REL(rel_l2(host(model->forward(sample, t, ehs)), ref), 1e-4, "inference output");
-  IE_EXPECT(!model->has_saved(), "inference keeps nothing for backward");
+  iet::check_unet_parity(*model, iet::unet_tiny2_inputs(dir, {}), dir, {}, "");
 }
 
 IE_TEST(unet, backward_matches_finite_differences) {
