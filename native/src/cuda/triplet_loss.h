@@ -4,12 +4,11 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/triplet_terms.h"
+
 namespace ie::cuda {
 
-struct TripletParams {
-  double margin, weight, mse_weight, threshold, grad_scale;
-  bool l2, stop_grad_positive;
-};
+using TripletParams = ie::triplet::Params;
 
 // Masks of up to this many samples travel as bits in the kernel arguments; larger batches pass
 // keep_dev (B int32 0/1 on the device).
