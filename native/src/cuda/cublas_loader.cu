@@ -271,6 +271,13 @@ struct DeviceHandle {
   std::string error;  // why there is no handle
   std::mutex mu;      // a handle is not to be used by two threads at once
   std::atomic<bool> tried{false};  // creation was attempted (h or error is final)
+  // The stream the handle launches on, and our workspace (re-set after every cublasSetStream).
+  // A thread capturing a CUDA graph has its own capture stream (runtime.cu), so the stream is
+  // checked on every call: work launched on the device's normal stream during a capture would run
+  // at once instead of being recorded.
+  cudaStream_t bound = nullptr;
+  void* ws = nullptr;
+  size_t ws_bytes = 0;
 };
 
 // Lives until exit; handles are never destroyed (cublasDestroy after the CUDA context is torn
@@ -315,11 +322,17 @@ DeviceHandle& device_handle(int device) {
       try {
         const size_t bytes = device_capability(device) >= 90 ? (size_t(32) << 20) : (size_t(8) << 20);
         void* ws = ie::cuda::malloc(bytes, device);
-        if (l.set_workspace(h, ws, bytes) != kSuccess) ie::cuda::free(ws, bytes, device);
+        if (l.set_workspace(h, ws, bytes) != kSuccess) {
+          ie::cuda::free(ws, bytes, device);
+        } else {
+          d.ws = ws;
+          d.ws_bytes = bytes;
+        }
       } catch (const std::exception&) {
         // No workspace of ours: cuBLAS uses its default one.
       }
     }
+    d.bound = st;
     d.h = h;
   });
   return d;
@@ -387,10 +400,16 @@ bool gemm(DType dt, bool transA, bool transB, int64_t M, int64_t N, int64_t K, f
   // A's storage is cuBLAS's B (op N when stored [M,K], op T when stored [K,M]), m = N, n = M.
   const Op op_first = transB ? kOpT : kOpN;
   const Op op_second = transA ? kOpT : kOpN;
-  stream(device);  // the device current on this thread
+  cudaStream_t st = stream(device);  // also makes the device current on this thread
   Status s;
   {
     std::lock_guard<std::mutex> lk(d.mu);
+    if (d.bound != st) {  // another stream than last time (a graph capture, or back from one)
+      s = l.set_stream(d.h, st);
+      if (s == kSuccess && d.ws) s = l.set_workspace(d.h, d.ws, d.ws_bytes);
+      if (s != kSuccess) fail("cuBLAS: binding the handle to the stream failed: ", status_name(l, s));
+      d.bound = st;
+    }
     s = l.gemm_sb(d.h, op_first, op_second, int(N), int(M), int(K), &alpha, B, in, int(ldb), (long long)strideB, A, in,
                   int(lda), (long long)strideA, &beta, C, out, int(ldc), (long long)strideC, int(batch), kCompute32F,
                   kGemmDefault);
