@@ -404,10 +404,6 @@ int task_grid(int64_t tasks, int device) {
   return int(tasks < cap ? tasks : cap);
 }
 
-template <typename K>
-void allow_smem(K kernel, size_t bytes, const char* what) {
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)), what);
-}
 
 }  // namespace
 
@@ -432,7 +428,7 @@ void attention_forward(DType dt, const void* q, const void* k, const void* v, vo
       constexpr size_t smem = fwd_smem_bytes<DMAX>();
       auto kernel = attn_fwd_kernel<T, DMAX>;
       cudaStream_t st = stream(device);
-      allow_smem(kernel, smem, "cudaFuncSetAttribute (attention forward shared memory)");
+      allow_dynamic_smem(kernel, smem, device, "cudaFuncSetAttribute (attention forward shared memory)");
       kernel<<<task_grid(tasks, device), kThreads, smem, st>>>(
           static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<T*>(out), lse, H,
           Lq, Lk, int(D), scale, causal, nqb, tasks);
@@ -467,8 +463,8 @@ void attention_backward(DType dt, const void* q, const void* k, const void* v, c
       const int64_t nkb = (Lk + kBwdB - 1) / kBwdB, nqb = (Lq + kBwdB - 1) / kBwdB;
       auto kdkdv = attn_bwd_dkdv_kernel<T, DMAX>;
       auto kdq = attn_bwd_dq_kernel<T, DMAX>;
-      allow_smem(kdkdv, smem, "cudaFuncSetAttribute (attention backward dk/dv shared memory)");
-      allow_smem(kdq, smem, "cudaFuncSetAttribute (attention backward dq shared memory)");
+      allow_dynamic_smem(kdkdv, smem, device, "cudaFuncSetAttribute (attention backward dk/dv shared memory)");
+      allow_dynamic_smem(kdq, smem, device, "cudaFuncSetAttribute (attention backward dq shared memory)");
       const T *qp = static_cast<const T*>(q), *kp = static_cast<const T*>(k), *vp = static_cast<const T*>(v),
               *dop = static_cast<const T*>(dout);
       kdkdv<<<task_grid(B * H * nkb, device), kThreads, smem, st>>>(qp, kp, vp, dop, lse, tmp, static_cast<T*>(dk),

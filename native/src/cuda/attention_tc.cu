@@ -688,10 +688,8 @@ void launch_bwd_tc(const void* q, const void* k, const void* v, const void* dout
   const bool vec = (any & 15u) == 0;
   auto kdkdv = vec ? attn_bwd_dkdv_tc_kernel<T, D, true> : attn_bwd_dkdv_tc_kernel<T, D, false>;
   auto kdq = vec ? attn_bwd_dq_tc_kernel<T, D, true> : attn_bwd_dq_tc_kernel<T, D, false>;
-  check(cudaFuncSetAttribute(kdkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-        "cudaFuncSetAttribute (attention backward dk/dv tensor-core shared memory)");
-  check(cudaFuncSetAttribute(kdq, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-        "cudaFuncSetAttribute (attention backward dq tensor-core shared memory)");
+  allow_dynamic_smem(kdkdv, smem, device, "cudaFuncSetAttribute (attention backward dk/dv tensor-core shared memory)");
+  allow_dynamic_smem(kdq, smem, device, "cudaFuncSetAttribute (attention backward dq tensor-core shared memory)");
   const int64_t cap = int64_t(sm_count(device)) * 32;
   const int64_t nkb = (Lk + kTcBwdBK - 1) / kTcBwdBK, nqb = (Lq + kTcBwdBK - 1) / kTcBwdBK;
   const int64_t tk = B * H * nkb, tq = B * H * nqb;
@@ -718,8 +716,7 @@ void launch_fwd_tc(const void* q, const void* k, const void* v, void* out, float
   const bool vec = ((reinterpret_cast<uintptr_t>(q) | reinterpret_cast<uintptr_t>(k) |
                      reinterpret_cast<uintptr_t>(v) | reinterpret_cast<uintptr_t>(out)) & 15u) == 0;
   auto kernel = vec ? attn_fwd_tc_kernel<T, D, true> : attn_fwd_tc_kernel<T, D, false>;
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-        "cudaFuncSetAttribute (attention forward tensor-core shared memory)");
+  allow_dynamic_smem(kernel, smem, device, "cudaFuncSetAttribute (attention forward tensor-core shared memory)");
   const int64_t cap = int64_t(sm_count(device)) * 32;
   const int grid = int(tasks < cap ? tasks : cap);
   const float scale_log2 = float(double(scale) * 1.4426950408889634);

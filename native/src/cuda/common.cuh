@@ -25,6 +25,15 @@ int sm_count(int device);
 void check_launch(const char* kernel);
 void check(cudaError_t e, const char* what);
 
+// Lets `kernel` use `bytes` of dynamic shared memory (above the 48 KB default) on `device`. The
+// attribute is set once per kernel, device and size (remembered), so calls after the first touch no
+// CUDA API: safe inside a CUDA graph capture, where the first (eager) run has already set it.
+void allow_dynamic_smem_raw(const void* kernel, size_t bytes, int device, const char* what);
+template <typename K>
+void allow_dynamic_smem(K* kernel, size_t bytes, int device, const char* what) {
+  allow_dynamic_smem_raw(reinterpret_cast<const void*>(kernel), bytes, device, what);
+}
+
 // ---- element types: storage T, compute float ----
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }

@@ -34,6 +34,17 @@ void check_launch(const char* kernel) {
   if (e != cudaSuccess) fail("CUDA error launching ", kernel, ": ", cudaGetErrorString(e), " (", cudaGetErrorName(e), ")");
 }
 
+void allow_dynamic_smem_raw(const void* kernel, size_t bytes, int device, const char* what) {
+  if (bytes <= (size_t(48) << 10)) return;  // the default limit
+  static std::mutex mu;
+  static auto* set = new std::map<std::pair<const void*, int>, size_t>();  // lives until exit
+  std::lock_guard<std::mutex> lk(mu);
+  size_t& have = (*set)[{kernel, device}];
+  if (have >= bytes) return;
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)), what);
+  have = bytes;
+}
+
 namespace {
 
 constexpr int kMaxDevices = 64;
