@@ -356,7 +356,8 @@ IE_TEST(cuda_gemm, linear_forward_backward) {
 
 IE_TEST(cuda_gemm, linear_empty_batch) {
   if (!iet::cuda_device_or_skip()) return;
-  // M == 0: y is empty; dw and db are zero (K == 0 GEMM / empty column sums) or unchanged.
+  // M == 0: y is empty; dw and db are zero (K == 0 GEMM / empty column sums) or unchanged. And
+  // in_features == 0 (the op once divided numel by it).
   for (DType dt : kFloatTypes) {
     const std::string what = std::string(ie::dtype_name(dt)) + " x[0, 5], w[3, 5]";
     Tensor x = ie::ops::zeros({0, 5}, dt, kGpu), dy = ie::ops::zeros({0, 3}, dt, kGpu);
@@ -372,6 +373,21 @@ IE_TEST(cuda_gemm, linear_empty_batch) {
     ie::ops::GradInto acc{upload(dw0, {3, 5}, DType::F32), upload(iet::randn(3, 10), {3}, DType::F32), true};
     ie::ops::linear_backward(x, w, dy, true, &acc);
     IE_EXPECT_REL(iet::rel_error(download(acc.dw), iet::to_double(dw0)), 1e-30, "linearBackward accumulate keeps dw " + what);
+    // in_features == 0: y = bias (a K == 0 GEMM), dx and dw empty, db = column sums of dy.
+    const std::string what0 = std::string(ie::dtype_name(dt)) + " x[2, 0], w[3, 0]";
+    Tensor x0 = ie::ops::zeros({2, 0}, dt, kGpu), w0 = ie::ops::zeros({3, 0}, dt, kGpu);
+    const std::vector<float> dyv = iet::randn(6, 12);
+    Tensor y0 = ie::ops::linear(x0, w0, &b);
+    std::vector<double> y0_want(6);
+    const std::vector<double> bd = rounded_f64(iet::randn(3, 8), dt);
+    for (size_t i = 0; i < 6; ++i) y0_want[i] = bd[i % 3];
+    IE_EXPECT(y0.shape() == Shape({2, 3}), "linear output shape " + what0);
+    IE_EXPECT_REL(iet::rel_error(download(y0), y0_want), 1e-30, "linear y = bias " + what0);
+    ie::ops::LinearGrads g0 = ie::ops::linear_backward(x0, w0, upload(dyv, {2, 3}, dt), true);
+    const std::vector<double> dyd = rounded_f64(dyv, dt);
+    std::vector<double> db0_want{dyd[0] + dyd[3], dyd[1] + dyd[4], dyd[2] + dyd[5]};
+    IE_EXPECT(g0.dx.shape() == Shape({2, 0}) && g0.dw.shape() == Shape({3, 0}), "linearBackward shapes " + what0);
+    IE_EXPECT_REL(iet::rel_error(download(g0.db), db0_want), 1e-6, "linearBackward db " + what0);
   }
 }
 

@@ -152,7 +152,9 @@ int64_t linear_rows(const Tensor& x, const Tensor& w, const Tensor* bias, const 
     require_same_dtype(x, *bias, op, "bias");
     require_shape(*bias, {w.size(0)}, op, "bias");
   }
-  return x.numel() / x.size(-1);
+  int64_t rows = 1;  // not numel / in_features: in_features may be 0
+  for (int i = 0; i + 1 < x.ndim(); ++i) rows *= x.size(i);
+  return rows;
 }
 }  // namespace
 
