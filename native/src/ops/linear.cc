@@ -1,4 +1,6 @@
 // matmul and linear.
+#include <algorithm>
+
 #include "cpu/gemm.h"
 #include "cpu/linear.h"
 #include "cuda/gemm.h"
@@ -118,7 +120,12 @@ MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, 
     int64_t lda = a.size(-1), ldb = b.size(-1);
     int64_t sa = a.size(-2) * lda, sb = b.size(-2) * ldb, sg = d.M * d.N;
     // Y = op(A)·op(B). dop(A) = G·op(B)ᵀ, dop(B) = op(A)ᵀ·G; a transposed operand gets the transpose.
-    // A shared (2-D) operand sums its gradient over the batch: beta = 1 after the first item.
+    // A shared (2-D) operand sums its gradient over the batch: beta = 1 after the first item, and
+    // an empty batch (no item writes it) gives zeros, as on CUDA.
+    if (d.batch <= 0) {
+      std::fill_n(da.data<float>(), da.numel(), 0.f);
+      std::fill_n(db.data<float>(), db.numel(), 0.f);
+    }
     for (int64_t i = 0; i < d.batch; ++i) {
       const float* Ai = A + (d.a_batched ? i * sa : 0);
       const float* Bi = B + (d.b_batched ? i * sb : 0);
