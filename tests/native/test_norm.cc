@@ -5,6 +5,7 @@
 
 #include "cpu/norm.h"
 #include "harness.h"
+#include "ie/ops.h"
 #include "ie/parallel.h"
 #include "reference/norm.h"
 
@@ -180,3 +181,22 @@ void run_layernorm_case(int64_t M, int64_t C, bool affine, bool accumulate, uint
 IE_TEST(norm, layernorm_affine) { run_layernorm_case(37, 77, true, false, 1100); }
 IE_TEST(norm, layernorm_many_rows_accumulate) { run_layernorm_case(203, 40, true, true, 1110); }
 IE_TEST(norm, layernorm_no_affine) { run_layernorm_case(9, 33, false, false, 1120); }
+
+// An empty batch: nothing to sum, so dgamma/dbeta are zero (overwritten), or unchanged with accumulate.
+IE_TEST(norm, groupnorm_backward_empty_batch_zeroes_parameter_grads) {
+  const ie::Device cpu{};
+  ie::Tensor x = ie::ops::zeros({0, 4, 3, 3}, ie::DType::F32, cpu), dy = ie::ops::zeros({0, 4, 3, 3}, ie::DType::F32, cpu);
+  ie::Tensor g = ie::ops::full({4}, 1.0, ie::DType::F32, cpu), b = ie::ops::zeros({4}, ie::DType::F32, cpu);
+  ie::ops::NormOut f = ie::ops::group_norm(x, 2, &g, &b, 1e-5, true);
+  ie::ops::GradInto into{ie::ops::full({4}, 7.0, ie::DType::F32, cpu), ie::ops::full({4}, 7.0, ie::DType::F32, cpu), false};
+  ie::ops::group_norm_backward(dy, x, 2, &g, &b, f.mean, f.rstd, true, &into);
+  std::vector<float> dg(4), db(4);
+  ie::ops::copy_to_host(into.dw, dg.data());
+  ie::ops::copy_to_host(into.db, db.data());
+  IE_EXPECT(dg == std::vector<float>(4, 0.f) && db == std::vector<float>(4, 0.f), "overwrite: zero gradients");
+  into.accumulate = true;
+  ie::ops::copy_to_host(into.dw, dg.data());
+  ie::ops::group_norm_backward(dy, x, 2, &g, &b, f.mean, f.rstd, true, &into);
+  ie::ops::copy_to_host(into.dw, dg.data());
+  IE_EXPECT(dg == std::vector<float>(4, 0.f), "accumulate: unchanged");
+}

@@ -79,6 +79,12 @@ NormGrads group_norm_backward(const Tensor& dy, const Tensor& x, int64_t groups,
   if (gamma) r.dgamma = param_grad(into, false, {C}, x.device(), op);
   if (beta) r.dbeta = param_grad(into, true, {C}, x.device(), op);
   bool acc = into && into->accumulate;
+  if (x.numel() == 0) {  // nothing to sum: the parameter gradients are 0 (unchanged with accumulate)
+    if (!acc)
+      for (const Tensor& t : {r.dgamma, r.dbeta})
+        if (t.defined()) assign(t, zeros(t.shape(), DType::F32, x.device()), false);
+    return r;
+  }
   Tensor g = opt(gamma), b = opt(beta);
   if (is_cuda(x)) {
     IE_IF_CUDA({
