@@ -99,6 +99,10 @@ struct Model::Impl {
   // The parameter views a pass computes with (a stream task calls this, in stream order).
   const std::vector<Tensor>& compute_values(bool train);
   void refresh_compute_copy();
+  // Marks the half compute copy stale now and again in stream order: a forward already enqueued but
+  // not yet run would otherwise consume the flag before the writes enqueued after this call, and the
+  // passes after those writes would compute with the old copy. `self` keeps the model alive.
+  void mark_stale(std::shared_ptr<const Model> self);
   // One inference or training pass over given inputs into `result` (float32), with ctx.values set.
   void eager_forward(const Tensor& sample, const Tensor& t1, const Tensor& ehs, const Tensor& result, Ctx& ctx);
   // A graph: true pass (a stream task, after compute_values).
@@ -189,6 +193,12 @@ const std::vector<Tensor>& Model::Impl::compute_values(bool train) {
     refresh_compute_copy();
   }
   return cviews;
+}
+
+void Model::Impl::mark_stale(std::shared_ptr<const Model> self) {
+  cdirty = true;
+  if (compute == DType::F32) return;
+  stream_for(device).enqueue([self, this] { cdirty = true; });
 }
 
 // cflat = cast(store.flat) in place, chunk by chunk (each chunk cast into a temporary, then copied
@@ -383,7 +393,7 @@ int64_t Model::num_params() const {
 }
 // Whoever gets a writable view may change the parameters: the compute copy is refreshed.
 Tensor Model::flat_params() const {
-  impl_->cdirty = true;
+  impl_->mark_stale(shared_from_this());
   return impl_->store.flat;
 }
 Tensor Model::flat_grads() const { return impl_->grads; }
@@ -391,7 +401,7 @@ Tensor Model::flat_grads() const { return impl_->grads; }
 Tensor Model::param(const std::string& name) const {
   int i = impl_->store.find(name);
   IE_CHECK(i >= 0, "UNet: no parameter named \"", name, "\"");
-  impl_->cdirty = true;
+  impl_->mark_stale(shared_from_this());
   return impl_->store.views[size_t(i)];
 }
 Tensor Model::grad(const std::string& name) const {
@@ -408,8 +418,8 @@ Stats Model::stats() const {
 }
 
 void Model::init_random(uint64_t seed) {
-  impl_->cdirty = true;
   nn::init_random(impl_->store, seed, impl_->device);
+  impl_->mark_stale(shared_from_this());  // after the writes, in stream order
 }
 
 void Model::load(const safetensors::Reader& reader, const LoadOptions& options) {
