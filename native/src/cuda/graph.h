@@ -20,6 +20,10 @@
 // blocks go back to the general cache. alloc_stats counts the pool's free blocks as `cached`.
 // Tensors allocated during a capture should not outlive it (the UNet's do not): one that does keeps
 // its block in the pool until freed, and is given to the general cache after the graph is gone.
+// Tensors made BEFORE a capture that the captured work reads (inputs, weights) must stay alive as
+// long as the graph: freed meanwhile, their memory goes back to a cache and replays would read
+// whatever reuses it. (The UNet keeps its static inputs/outputs in the graph's cache entry and the
+// weights in the model.)
 //
 // cudaMalloc during a capture: cudaMalloc is one of the "potentially unsafe" calls a thread that
 // captures in the Global or ThreadLocal mode may not make (cuda_runtime_api.h, the documentation of
