@@ -136,7 +136,7 @@ export class CLIPTextModel {
     const op = 'CLIPTextModel.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant'], op);
-    checkLoadOptions(op, options, true);
+    checkLoadOptions(op, options);
     const files = resolvePretrained(op, p, 'text_encoder', 'model', options.variant, 'pytorch_model');
     const { text, source } = readConfig(op, files, options.config);
     const { weights } = files;

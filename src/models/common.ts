@@ -51,15 +51,12 @@ export function resolvePretrained(op: string, input: string, subfolder: string, 
   return { configPath: path.join(dir, 'config.json'), weights };
 }
 
-/** Checks the loading options every model shares (dtype, device, variant); `cuda`: the model runs on CUDA devices. */
-export function checkLoadOptions(op: string, options: { dtype?: unknown; device?: unknown; variant?: unknown }, cuda = false): void {
+/** Checks the loading options every model shares (dtype, device, variant). */
+export function checkLoadOptions(op: string, options: { dtype?: unknown; device?: unknown; variant?: unknown }): void {
   if (options.dtype !== undefined && options.dtype !== 'float32') {
     throw new Error(`${op}: dtype '${String(options.dtype)}' is not supported yet (compute is float32; half-precision weights are converted on load)`);
   }
-  if (options.device !== undefined && options.device !== 'cpu') {
-    if (!cuda) throw new Error(`${op}: device '${String(options.device)}' is not supported yet (CPU only)`);
-    checkDevice(options.device, op);
-  }
+  if (options.device !== undefined) checkDevice(options.device, op);
   if (options.variant !== undefined && (typeof options.variant !== 'string' || !/^[\w-]+$/.test(options.variant))) {
     throw new TypeError(`${op}: variant must be a name such as 'fp16'`);
   }

@@ -146,7 +146,7 @@ export class UNet2DConditionModel {
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant', 'inChannels'], op);
     const dtype = computeDtype(options, op);
-    checkLoadOptions(op, { ...options, dtype: undefined }, true);
+    checkLoadOptions(op, { ...options, dtype: undefined });
     const inChannels = options.inChannels === undefined ? 0 : integer(options.inChannels, op, 'inChannels', 1);
     const files = resolvePretrained(op, p, 'unet', 'diffusion_pytorch_model', options.variant);
     const { text: configText, source } = readConfig(op, files, options.config);

@@ -137,7 +137,7 @@ export class AutoencoderKL {
     const op = 'AutoencoderKL.fromPretrained';
     if (typeof p !== 'string' || p === '') throw new TypeError(`${op}: path must be a non-empty string`);
     checkOptions(options, ['dtype', 'device', 'config', 'variant'], op);
-    checkLoadOptions(op, options, true);
+    checkLoadOptions(op, options);
     const files = resolvePretrained(op, p, 'vae', 'diffusion_pytorch_model', options.variant);
     const { text, source } = readConfig(op, files, options.config);
     return new AutoencoderKL((await native.vaeLoad(text, source, files.weights, 0, options.device ?? 'cpu')) as NativeVAE);
