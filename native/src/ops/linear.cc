@@ -3,6 +3,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/linear.h"
+#include "cuda/cast.h"
 #include "cuda/gemm.h"
 #include "ops/common.h"
 
@@ -77,6 +78,11 @@ MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, 
   Tensor da = Tensor::empty(a.shape(), a.dtype(), a.device());
   Tensor db = Tensor::empty(b.shape(), a.dtype(), a.device());
   if (is_cuda(a)) {
+    // A shared (2-D) operand's gradient sums over the batch: for float16/bfloat16 it is accumulated
+    // in a float32 buffer (one rounding at the end, not one per batch item).
+    const bool half = a.dtype() != DType::F32 && d.batch > 1;
+    Tensor acc_a = half && !d.a_batched ? Tensor::empty(a.shape(), DType::F32, a.device()) : Tensor();
+    Tensor acc_b = half && !d.b_batched ? Tensor::empty(b.shape(), DType::F32, a.device()) : Tensor();
     IE_IF_CUDA(launch(a.device(), [=] {
       const DType dt = a.dtype();
       const int dev = a.device().index;
@@ -86,30 +92,36 @@ MatmulGrads matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dy, 
       // is one batched GEMM; a shared (2-D) operand's sums over the batch: one GEMM per item with
       // beta = 1 after the first.
       // dA_i (+)= ..., items [i0, i0 + n) (n > 1 only when a is batched).
+      cuda::GemmEpilogue f32c;
+      f32c.c_f32 = true;
       auto grad_a = [&](int64_t i0, int64_t n, float beta) {
         const void* Bi = at(b, d.b_batched ? i0 * sb : 0);
         const void* Gi = at(dy, i0 * sg);
-        void* dA = at_mut(da, d.a_batched ? i0 * sa : 0);
+        void* dA = acc_a.defined() ? acc_a.raw() : at_mut(da, d.a_batched ? i0 * sa : 0);
+        const cuda::GemmEpilogue epi = acc_a.defined() ? f32c : cuda::GemmEpilogue{};
         const int64_t sB = d.b_batched ? sb : 0;
-        if (!ta) cuda::gemm(dt, false, !tb, d.M, d.K, d.N, 1.f, Gi, d.N, sg, Bi, ldb, sB, beta, dA, lda, sa, n, dev);
-        else cuda::gemm(dt, tb, true, d.K, d.M, d.N, 1.f, Bi, ldb, sB, Gi, d.N, sg, beta, dA, lda, sa, n, dev);
+        if (!ta) cuda::gemm(dt, false, !tb, d.M, d.K, d.N, 1.f, Gi, d.N, sg, Bi, ldb, sB, beta, dA, lda, sa, n, dev, epi);
+        else cuda::gemm(dt, tb, true, d.K, d.M, d.N, 1.f, Bi, ldb, sB, Gi, d.N, sg, beta, dA, lda, sa, n, dev, epi);
       };
       auto grad_b = [&](int64_t i0, int64_t n, float beta) {
         const void* Ai = at(a, d.a_batched ? i0 * sa : 0);
         const void* Gi = at(dy, i0 * sg);
-        void* dB = at_mut(db, d.b_batched ? i0 * sb : 0);
+        void* dB = acc_b.defined() ? acc_b.raw() : at_mut(db, d.b_batched ? i0 * sb : 0);
+        const cuda::GemmEpilogue epi = acc_b.defined() ? f32c : cuda::GemmEpilogue{};
         const int64_t sA = d.a_batched ? sa : 0;
-        if (!tb) cuda::gemm(dt, !ta, false, d.K, d.N, d.M, 1.f, Ai, lda, sA, Gi, d.N, sg, beta, dB, ldb, sb, n, dev);
-        else cuda::gemm(dt, true, ta, d.N, d.K, d.M, 1.f, Gi, d.N, sg, Ai, lda, sA, beta, dB, ldb, sb, n, dev);
+        if (!tb) cuda::gemm(dt, !ta, false, d.K, d.N, d.M, 1.f, Ai, lda, sA, Gi, d.N, sg, beta, dB, ldb, sb, n, dev, epi);
+        else cuda::gemm(dt, true, ta, d.N, d.K, d.M, 1.f, Gi, d.N, sg, Ai, lda, sA, beta, dB, ldb, sb, n, dev, epi);
       };
       if (d.a_batched) grad_a(0, d.batch, 0.f);
       else if (d.batch <= 0) cuda::zero(dt, da.raw(), da.numel(), dev);
       else
         for (int64_t i = 0; i < d.batch; ++i) grad_a(i, 1, i > 0 ? 1.f : 0.f);
+      if (acc_a.defined()) cuda::cast(DType::F32, dt, acc_a.raw(), da.raw(), da.numel(), dev);
       if (d.b_batched) grad_b(0, d.batch, 0.f);
       else if (d.batch <= 0) cuda::zero(dt, db.raw(), db.numel(), dev);
       else
         for (int64_t i = 0; i < d.batch; ++i) grad_b(i, 1, i > 0 ? 1.f : 0.f);
+      if (acc_b.defined()) cuda::cast(DType::F32, dt, acc_b.raw(), db.raw(), db.numel(), dev);
     }));
     return {da, db};
   }
