@@ -418,7 +418,9 @@ bool attention_uses_tc(DType dt, int64_t D) {
 void attention_forward(DType dt, const void* q, const void* k, const void* v, void* out, float* lse, int64_t B,
                        int64_t H, int64_t Lq, int64_t Lk, int64_t D, float scale, bool causal, int device) {
   if (B <= 0 || H <= 0 || Lq <= 0 || D <= 0 || Lk <= 0) return;
-  if (attention_uses_tc(dt, D))
+  // The tensor-core kernels where they apply and fit the device's shared memory (the D = 160 forward
+  // needs 105 KB: more than sm_86/sm_89 GPUs allow, which then take the SIMT kernel).
+  if (attention_uses_tc(dt, D) && attention_tc_smem(D, false) <= max_smem_optin(device))
     return attention_forward_tc(dt, q, k, v, out, lse, B, H, Lq, Lk, D, scale, causal, device);
   dispatch_float(dt, "attention", [&](auto tag) {
     using T = decltype(tag);
@@ -455,7 +457,7 @@ void attention_backward(DType dt, const void* q, const void* k, const void* v, c
     attn_dvec_kernel<T><<<task_grid((rows + 7) / 8, device), 256, 0, st>>>(
         static_cast<const T*>(out), static_cast<const T*>(dout), tmp, H, Lq, int(D), rows);
     check_launch("attention_backward (rowsum dO*O)");
-    if (attention_uses_tc(dt, D))
+    if (attention_uses_tc(dt, D) && attention_tc_smem(D, true) <= max_smem_optin(device))
       return attention_backward_tc(dt, q, k, v, dout, lse, tmp, dq, dk, dv, B, H, Lq, Lk, D, scale, causal, device);
     dispatch_head_dim(D, "attentionBackward", [&](auto dm) {
       constexpr int DMAX = decltype(dm)::value;

@@ -748,6 +748,15 @@ void dispatch_tc(DType dt, int64_t D, const char* op, F&& f) {
 
 }  // namespace
 
+size_t attention_tc_smem(int64_t D, bool backward) {
+  // tc_smem_bytes / tc_bwd_smem_bytes at run time (float16 and bfloat16 are both 2-byte elements)
+  const size_t lds = size_t(tc_lds(int(D)));
+  return backward ? 2 * size_t(2 * kTcBwdBK + 4 * kTcBwdBS) * lds + sizeof(float) * 4 * kTcBwdBS
+                  : 2 * size_t(kTcBQ + 4 * kTcBK) * lds;
+}
+static_assert(tc_smem_bytes<__half, 160>() == 2 * size_t(kTcBQ + 4 * kTcBK) * size_t(tc_lds(160)),
+              "attention_tc_smem must mirror tc_smem_bytes");
+
 bool attention_tc_supported(DType dt, int64_t D) {
   if (dt != DType::F16 && dt != DType::BF16) return false;
   switch (D) {

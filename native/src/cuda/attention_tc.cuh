@@ -3,6 +3,7 @@
 // Plain C++ declarations; the kernels are in attention_tc.cu. Semantics and layout as
 // native/src/cuda/attention.h.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "ie/dtype.h"
@@ -11,6 +12,8 @@ namespace ie::cuda {
 
 // float16/bfloat16 with D in {32, 40, 64, 80, 96, 128, 160}.
 bool attention_tc_supported(DType dt, int64_t D);
+// Dynamic shared memory (bytes) the tensor-core forward / backward kernels need at head dim D.
+size_t attention_tc_smem(int64_t D, bool backward);
 
 // Requires attention_tc_supported(dt, D); sizes > 0 (the caller returns early otherwise).
 void attention_forward_tc(DType dt, const void* q, const void* k, const void* v, void* out, float* lse, int64_t B,

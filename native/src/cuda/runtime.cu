@@ -36,6 +36,8 @@ void check_launch(const char* kernel) {
 
 void allow_dynamic_smem_raw(const void* kernel, size_t bytes, int device, const char* what) {
   if (bytes <= (size_t(48) << 10)) return;  // the default limit
+  IE_CHECK(bytes <= max_smem_optin(device), what, ": the kernel needs ", bytes, " bytes of shared memory per block, cuda:",
+           device, " allows ", max_smem_optin(device));
   static std::mutex mu;
   static auto* set = new std::map<std::pair<const void*, int>, size_t>();  // lives until exit
   std::lock_guard<std::mutex> lk(mu);
@@ -63,6 +65,7 @@ struct DeviceState {
   std::once_flag init;
   cudaStream_t stream = nullptr;
   int sms = 0;
+  int smem_optin = 0;
   // caching allocator
   std::mutex mu;
   std::multimap<size_t, void*> free_blocks;  // rounded size -> block (the general cache)
@@ -80,6 +83,8 @@ DeviceState& state(int device) {
     set_device(device);
     check(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking), "cudaStreamCreate");
     check(cudaDeviceGetAttribute(&s.sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&s.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+          "cudaDeviceGetAttribute");
   });
   return s;
 }
@@ -183,6 +188,7 @@ cudaStream_t stream(int device) {
   return state(device).stream;
 }
 int sm_count(int device) { return state(device).sms; }
+size_t max_smem_optin(int device) { return size_t(state(device).smem_optin); }
 
 bool built() { return true; }
 const char* built_archs() { return IE_CUDA_ARCHS; }
