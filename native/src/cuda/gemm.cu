@@ -35,6 +35,7 @@
 #include "cuda/common.cuh"
 #include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
+#include "cuda/mma.cuh"
 #include "ie/cuda.h"
 
 namespace ie::cuda {
@@ -253,6 +254,194 @@ __global__ void __launch_bounds__(256) hgemm_wmma_kernel(GemmArgs a) {
   }
 }
 
+// ---- float16 / bfloat16: mma.sync tensor-core kernel (the fast path) -----------------------------
+//
+// 128×128×32 block tile, 256 threads = 8 warps as 2 (m) × 4 (n), each warp 64×32 = 4 m-tiles of 16
+// × 4 n-tiles of 8 of mma.m16n8k16.row.col (float32 accumulators, 64 per thread). Global → shared
+// by cp.async (16-byte chunks, .cg), 3 stages: tile kt+2 is loaded while tile kt is computed.
+// Shared tiles keep the stored layout, rows padded by 8 elements (16 bytes) so that the 8 row
+// addresses of every ldmatrix 8×8 matrix fall in 8 distinct 16-byte bank groups (row strides 80
+// bytes = 5·16 and 272 bytes = 17·16, odd multiples of 16):
+//   A, stored [M, K] (!TA): As[128][40]  (rows m, columns k)  → A operand by ldmatrix.x4
+//   A, stored [K, M] (TA):  As[32][136]  (rows k, columns m)  → A operand by ldmatrix.x4.trans
+//   B, stored [K, N] (!TB): Bs[32][136]  (rows k, columns n)  → B operands by ldmatrix.x4.trans
+//   B, stored [N, K] (TB):  Bs[128][40]  (rows n, columns k)  → B operands by ldmatrix.x4
+// (fragment layouts and the lane → row address formulas: attention_tc.cu's header comment and
+// mma_a_frag / mma_b_frag below; tests/emulation/gemm_mma_emu.py runs these formulas lane by lane
+// against emulated ldmatrix/mma and a float64 GEMM.)
+// Preconditions (mma_path_ok): A and B 16-byte aligned, lda, ldb (and the batch strides when
+// batch > 1) multiples of 8 elements, K a multiple of 8. Then every 16-byte chunk along a stored
+// row is aligned; along K it is wholly inside or outside [0, K); along M (TA) or N (!TB) the last
+// chunk may be partial: cp.async reads only the bytes inside and zero-fills the rest (src-size),
+// and a chunk wholly outside reads nothing (src-size 0, source address = the matrix base).
+// Epilogue straight from the accumulators: c0, c1 = C[g][2t, 2t+1], c2, c3 = C[g+8][2t, 2t+1]
+// (g = lane >> 2, t = lane & 3), bounds-checked, through store_c (same semantics as WMMA).
+// What a faster version does (not yet): 128×256 tiles / 64×64 warp tiles for large shapes,
+// swizzled (unpadded) shared layout, paired (32-bit) epilogue stores or staging C through shared
+// memory for 16-byte stores, block-order swizzle for L2 reuse, wgmma + TMA on sm_90a.
+
+constexpr int kMmaBM = 128, kMmaBN = 128, kMmaBK = 32, kMmaStages = 3, kMmaThreads = 256;
+
+template <bool TA, bool TB>
+struct MmaLayout {
+  static constexpr int A_ROWS = TA ? kMmaBK : kMmaBM, A_COLS = TA ? kMmaBM : kMmaBK, A_LD = A_COLS + 8;
+  static constexpr int B_ROWS = TB ? kMmaBN : kMmaBK, B_COLS = TB ? kMmaBK : kMmaBN, B_LD = B_COLS + 8;
+  static constexpr int A_ELEMS = A_ROWS * A_LD, B_ELEMS = B_ROWS * B_LD;
+  static constexpr int STAGE = A_ELEMS + B_ELEMS;  // elements per stage (A then B)
+  static constexpr size_t SMEM = size_t(kMmaStages) * STAGE * 2;  // bytes (16-bit elements)
+};
+
+// Tile s[r][c] (row stride LD) = g[(r0 + r) * ld + c0 + c] for r0 + r < rmax, c0 + c < cmax, else 0;
+// ROWS × COLS, by 16-byte cp.async chunks: chunk idx = tid + i·256 → row idx / (COLS/8), columns
+// 8·(idx % (COLS/8)) .. +7. g + ld·row + col is 16-byte aligned for every chunk (preconditions).
+template <typename T, int ROWS, int COLS, int LD>
+__device__ __forceinline__ void mma_load_tile(T* s, const T* g, int64_t ld, int64_t r0, int64_t c0, int64_t rmax,
+                                              int64_t cmax, int tid) {
+  constexpr int CPR = COLS / 8, CHUNKS = ROWS * CPR;
+  static_assert(CHUNKS % kMmaThreads == 0, "whole chunks per thread");
+#pragma unroll
+  for (int i = 0; i < CHUNKS / kMmaThreads; ++i) {
+    const int idx = tid + i * kMmaThreads;
+    const int r = idx / CPR, c = (idx % CPR) * 8;
+    const int64_t gr = r0 + r, gc = c0 + c;
+    int64_t n = cmax - gc;  // elements of the chunk inside the matrix
+    n = n < 0 ? 0 : n > 8 ? 8 : n;
+    if (gr >= rmax) n = 0;
+    const T* src = n > 0 ? g + gr * ld + gc : g;
+    cp_async16_zfill(smem_addr(s + r * LD + c), src, int(n) * 2);
+  }
+}
+
+// A operand (16 m × 16 k) of m-tile rows mrow .. mrow+15, k columns kk .. kk+15 of the stage.
+//   !TA, As[m][k]: matrices (m 0-7 | 8-15) × (k 0-7 | 8-15) as reg0..3: lane address row
+//     mrow + (lane & 15), column kk + 8(lane >> 4)  (attention's ldsm_a).
+//   TA, As[k][m]: .trans of the 8×8 block (rows k, columns m) gives A[m = g][k = 2t, 2t+1]; matrix
+//     i = lane >> 3 covers m + 8(i & 1), k + 8(i >> 1): lane address row kk + (lane & 7) +
+//     8(lane >> 4), column mrow + 8((lane >> 3) & 1).
+template <bool TA, int LD, typename T>
+__device__ __forceinline__ void mma_a_frag(uint32_t (&a)[4], const T* As, int mrow, int kk, int lane) {
+  if constexpr (!TA) ldsm_x4(a, smem_addr(As + (mrow + (lane & 15)) * LD + kk + (lane >> 4) * 8));
+  else ldsm_x4_trans(a, smem_addr(As + (kk + (lane & 7) + ((lane >> 4) << 3)) * LD + mrow + ((lane >> 3) & 1) * 8));
+}
+
+// B operands of the two n-tiles ncol .. ncol+7 (b[0], b[1]) and ncol+8 .. ncol+15 (b[2], b[3]),
+// k rows kk .. kk+15.
+//   !TB, Bs[k][n]: .trans; lane address row kk + (lane & 7) + 8((lane >> 3) & 1), column
+//     ncol + 8(lane >> 4)  (attention's ldsm_b_kn).
+//   TB, Bs[n][k]: lane address row ncol + (lane & 7) + 8(lane >> 4), column kk + 8((lane >> 3) & 1)
+//     (attention's ldsm_b_nk).
+template <bool TB, int LD, typename T>
+__device__ __forceinline__ void mma_b_frag(uint32_t (&b)[4], const T* Bs, int ncol, int kk, int lane) {
+  if constexpr (!TB)
+    ldsm_x4_trans(b, smem_addr(Bs + (kk + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + ncol + (lane >> 4) * 8));
+  else ldsm_x4(b, smem_addr(Bs + (ncol + (lane & 7) + ((lane >> 4) << 3)) * LD + kk + ((lane >> 3) & 1) * 8));
+}
+
+template <typename T, bool TA, bool TB, typename TC>
+__global__ void __launch_bounds__(kMmaThreads) hgemm_mma_kernel(GemmArgs a) {
+  using L = MmaLayout<TA, TB>;
+  constexpr int BM = kMmaBM, BN = kMmaBN, BK = kMmaBK, S = kMmaStages;
+  extern __shared__ __align__(128) unsigned char mma_smem_raw[];
+  T* smem = reinterpret_cast<T*>(mma_smem_raw);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 2, wn = warp & 3;  // warp tile: rows wm*64 .. +64, columns wn*32 .. +32
+  const int64_t M = a.M, N = a.N, K = a.K;
+  const int64_t KT = (K + BK - 1) / BK;
+
+  for (int64_t z = blockIdx.y; z < a.batch; z += gridDim.y) {
+    const T* A = static_cast<const T*>(a.A) + z * a.sA;
+    const T* B = static_cast<const T*>(a.B) + z * a.sB;
+    TC* C = static_cast<TC*>(a.C) + z * a.sC;
+    for (int64_t tile = blockIdx.x; tile < a.tiles; tile += gridDim.x) {
+      const int64_t m0 = (tile / a.tiles_n) * BM, n0 = (tile % a.tiles_n) * BN;
+      // Stage s holds k tile kt (k0 = kt·BK) in smem + s·STAGE (A) and + A_ELEMS (B).
+      auto load_stage = [&](int s, int64_t kt) {
+        T* As = smem + s * L::STAGE;
+        T* Bs = As + L::A_ELEMS;
+        const int64_t k0 = kt * BK;
+        if constexpr (TA) mma_load_tile<T, L::A_ROWS, L::A_COLS, L::A_LD>(As, A, a.lda, k0, m0, K, M, tid);
+        else mma_load_tile<T, L::A_ROWS, L::A_COLS, L::A_LD>(As, A, a.lda, m0, k0, M, K, tid);
+        if constexpr (TB) mma_load_tile<T, L::B_ROWS, L::B_COLS, L::B_LD>(Bs, B, a.ldb, n0, k0, N, K, tid);
+        else mma_load_tile<T, L::B_ROWS, L::B_COLS, L::B_LD>(Bs, B, a.ldb, k0, n0, K, N, tid);
+      };
+
+      float acc[4][4][4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+
+      // Prologue: tiles 0 .. S-2, one commit group each (empty groups past KT keep the count).
+#pragma unroll
+      for (int s = 0; s < S - 1; ++s) {
+        if (s < KT) load_stage(s, s);
+        cp_async_commit();
+      }
+      for (int64_t kt = 0; kt < KT; ++kt) {
+        // Groups committed so far: S-1+kt; at most S-2 pending → tile kt (group kt) has landed for
+        // this thread; the barrier makes every thread's chunks visible and ends all reads of the
+        // stage computed at kt-1, which the prefetch below overwrites.
+        cp_async_wait<S - 2>();
+        __syncthreads();
+        {
+          const int64_t nk = kt + S - 1;
+          if (nk < KT) load_stage(int(nk % S), nk);
+          cp_async_commit();
+        }
+        const T* As = smem + int(kt % S) * L::STAGE;
+        const T* Bs = As + L::A_ELEMS;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+          uint32_t af[4][4], bf[2][4];
+#pragma unroll
+          for (int i = 0; i < 4; ++i) mma_a_frag<TA, L::A_LD>(af[i], As, wm * 64 + i * 16, kk, lane);
+#pragma unroll
+          for (int j = 0; j < 2; ++j) mma_b_frag<TB, L::B_LD>(bf[j], Bs, wn * 32 + j * 16, kk, lane);
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) mma16816<T>(acc[i][j], af[i], bf[j >> 1][(j & 1) * 2], bf[j >> 1][(j & 1) * 2 + 1]);
+        }
+      }
+      // Drain (only empty groups can be pending) and let every warp finish reading before the
+      // next tile's prologue overwrites stages 0 .. S-2.
+      cp_async_wait<0>();
+      __syncthreads();
+
+      const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int64_t gm = m0 + wm * 64 + i * 16 + g + 8 * (e >> 1);
+            const int64_t gn = n0 + wn * 32 + j * 8 + 2 * t + (e & 1);
+            if (gm < M && gn < N) store_c<T, TC>(a, C, gm, gn, acc[i][j][e]);
+          }
+    }
+  }
+}
+
+// The fast path's preconditions (see above).
+bool mma_path_ok(const GemmArgs& g) {
+  auto al16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
+  if (!al16(g.A) || !al16(g.B)) return false;
+  if (g.lda % 8 != 0 || g.ldb % 8 != 0 || g.K % 8 != 0) return false;
+  if (g.batch > 1 && (g.sA % 8 != 0 || g.sB % 8 != 0)) return false;
+  return true;
+}
+
+// INSTRUCTEDIT_GEMM_KERNEL=wmma forces the WMMA kernel for float16/bfloat16 (A/B comparisons);
+// read on every call (a getenv, negligible next to a launch) so a test can switch it.
+bool wmma_forced() {
+  const char* v = std::getenv("INSTRUCTEDIT_GEMM_KERNEL");
+  return v && !std::strcmp(v, "wmma");
+}
+
 // ---- launch --------------------------------------------------------------------------------------
 
 template <typename F>
@@ -285,8 +474,19 @@ void launch_sgemm(GemmArgs g, bool ta, bool tb, cudaStream_t st) {
 }
 
 template <typename T, typename TC>
-void launch_hgemm(GemmArgs g, bool ta, bool tb, cudaStream_t st) {
+void launch_hgemm(GemmArgs g, bool ta, bool tb, cudaStream_t st, int device) {
   dim3 grid = grid_of(g, 128, 128);
+  if (!wmma_forced() && mma_path_ok(g)) {
+    with_trans(ta, tb, [&](auto TA, auto TB) {
+      constexpr bool ta_ = decltype(TA)::value, tb_ = decltype(TB)::value;
+      constexpr size_t smem = MmaLayout<ta_, tb_>::SMEM;
+      auto kernel = hgemm_mma_kernel<T, ta_, tb_, TC>;
+      allow_dynamic_smem(kernel, smem, device, "cudaFuncSetAttribute (gemm mma kernel shared memory)");
+      kernel<<<grid, kMmaThreads, smem, st>>>(g);
+    });
+    check_launch(std::is_same_v<T, __half> ? "gemm (float16, mma)" : "gemm (bfloat16, mma)");
+    return;
+  }
   with_trans(ta, tb, [&](auto TA, auto TB) {
     hgemm_wmma_kernel<T, decltype(TA)::value, decltype(TB)::value, TC><<<grid, 256, 0, st>>>(g);
   });
@@ -372,8 +572,8 @@ void run_ours(const Call& c) {
       if (big >= int64_t(sm_count(c.device))) launch_sgemm<128, 128>(g, c.ta, c.tb, st);
       else launch_sgemm<64, 64>(g, c.ta, c.tb, st);
     } else {
-      if (c.epi.c_f32) launch_hgemm<T, float>(g, c.ta, c.tb, st);
-      else launch_hgemm<T, T>(g, c.ta, c.tb, st);
+      if (c.epi.c_f32) launch_hgemm<T, float>(g, c.ta, c.tb, st, c.device);
+      else launch_hgemm<T, T>(g, c.ta, c.tb, st, c.device);
     }
   });
 }
