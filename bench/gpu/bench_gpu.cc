@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cublas_loader.h"
 #include "ie/cuda.h"
 #include "ie/error.h"
 #include "ie/ops.h"
@@ -188,6 +189,32 @@ class AttnPath {
   std::string old_;
 };
 
+// Our GEMM kernels only (backend "ours") for a scope, with INSTRUCTEDIT_GEMM_KERNEL=wmma (wmma) or
+// unset; the previous backend and value are restored. (Rows sync the stream before they end.)
+class GemmKernelPath {
+ public:
+  explicit GemmKernelPath(bool wmma) : backend_(ie::cuda::gemm_backend()) {
+    const char* e = std::getenv("INSTRUCTEDIT_GEMM_KERNEL");
+    had_ = e != nullptr;
+    if (had_) old_ = e;
+    if (wmma) setenv("INSTRUCTEDIT_GEMM_KERNEL", "wmma", 1);
+    else unsetenv("INSTRUCTEDIT_GEMM_KERNEL");
+    ie::cuda::set_gemm_backend(ie::cuda::GemmBackend::Ours);
+  }
+  ~GemmKernelPath() {
+    if (had_) setenv("INSTRUCTEDIT_GEMM_KERNEL", old_.c_str(), 1);
+    else unsetenv("INSTRUCTEDIT_GEMM_KERNEL");
+    ie::cuda::set_gemm_backend(backend_);
+  }
+  GemmKernelPath(const GemmKernelPath&) = delete;
+  GemmKernelPath& operator=(const GemmKernelPath&) = delete;
+
+ private:
+  ie::cuda::GemmBackend backend_;
+  bool had_ = false;
+  std::string old_;
+};
+
 void bench_kernels() {
   for (const Gemm& g : kGemms)
     for (const Dt& d : kAllDts) {
@@ -198,6 +225,20 @@ void bench_kernels() {
         timed_row(name, d.dtype, ms, 2.0 * g.M * g.N * g.K, 0);
       });
     }
+  // gemm_*_{f16,bf16}_mma / _wmma: our own float16/bfloat16 kernels on the same shapes with cuBLAS off
+  // (backend "ours"): the mma.sync kernel (taken where its alignment preconditions hold, as here) and
+  // the WMMA kernel (INSTRUCTEDIT_GEMM_KERNEL=wmma). instructedit-only A/B rows with no torch peer.
+  for (const Gemm& g : kGemms)
+    for (const Dt& d : kHalfDts)
+      for (bool wmma : {false, true}) {
+        std::string name = "gemm_" + shape_tag({g.M, g.N, g.K}) + "_" + d.tag + (wmma ? "_wmma" : "_mma");
+        GemmKernelPath path(wmma);
+        row(name, [&] {
+          Tensor x = rnd({g.M, g.K}, d.dtype), w = rnd({g.N, g.K}, d.dtype, 0.05f);
+          double ms = time_ms([&] { ie::ops::linear(x, w, nullptr); });
+          timed_row(name, d.dtype, ms, 2.0 * g.M * g.N * g.K, 0);
+        });
+      }
   for (const Conv& c : kConvs)
     for (const Dt& d : kAllDts) {
       std::string name = "conv3x3_" + shape_tag({c.N, c.C, c.H, c.W}) + "_" + d.tag;

@@ -11,6 +11,7 @@
 // Sizes include 1, 7, 13, 33, 65, 130, 257: not multiples of the tiles (64/128 float32, 128×128×32
 // tensor-core tiles), so every tile edge and the zero padding of partial tiles are exercised.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -20,6 +21,7 @@
 
 #if defined(IE_WITH_CUDA)  // calls the kernels' entry points directly
 #include "cuda/conv2d.h"
+#include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
 #include "cuda_helpers.h"
 #include "ie/half.h"
@@ -49,13 +51,15 @@ struct GemmCase {
   int64_t batch = 1, stride_pad = 0;
   ie::cuda::GemmBias bias = ie::cuda::GemmBias::None;
   bool c_f32 = false;
+  bool ld8 = false;  // A's and B's leading dims rounded up to a multiple of 8 before + pad
 };
 
 constexpr float kSentinel = 1234.f;  // in C's padding: must survive untouched (exact in f16/bf16? see below)
 
 void run_gemm_case(const GemmCase& c, DType dt, uint64_t seed) {
   const DType ct = c.c_f32 ? DType::F32 : dt;
-  const int64_t lda = (c.tA ? c.M : c.K) + c.pad, ldb = (c.tB ? c.K : c.N) + c.pad, ldc = c.N + c.pad;
+  auto up = [&](int64_t x) { return c.ld8 ? (x + 7) / 8 * 8 : x; };
+  const int64_t lda = up(c.tA ? c.M : c.K) + c.pad, ldb = up(c.tB ? c.K : c.N) + c.pad, ldc = c.N + c.pad;
   const int64_t rowsA = c.tA ? c.K : c.M, rowsB = c.tB ? c.N : c.K;
   const int64_t sA = rowsA * lda + c.stride_pad, sB = rowsB * ldb + c.stride_pad, sC = c.M * ldc + c.stride_pad;
   std::vector<float> A = iet::randn(size_t(sA * c.batch + 1), seed);
@@ -93,9 +97,13 @@ void run_gemm_case(const GemmCase& c, DType dt, uint64_t seed) {
       for (int64_t j = c.N; j < ldc; ++j) pad_ok &= outC[size_t(b * sC + i * ldc + j)] == sentinel;
     }
   char what[256];
-  std::snprintf(what, sizeof what, "cuda::gemm %s%s tA=%d tB=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld batch=%lld bias=%d",
+  const char* kern = std::getenv("INSTRUCTEDIT_GEMM_KERNEL");
+  std::snprintf(what, sizeof what,
+                "cuda::gemm %s%s tA=%d tB=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld ld8=%d batch=%lld "
+                "stride_pad=%lld bias=%d kernel=%s",
                 ie::dtype_name(dt), c.c_f32 ? "->float32" : "", int(c.tA), int(c.tB), (long long)c.M, (long long)c.N,
-                (long long)c.K, double(c.alpha), double(c.beta), (long long)c.pad, (long long)c.batch, int(c.bias));
+                (long long)c.K, double(c.alpha), double(c.beta), (long long)c.pad, int(c.ld8), (long long)c.batch,
+                (long long)c.stride_pad, int(c.bias), kern && *kern ? kern : "default");
   IE_EXPECT_REL(iet::rel_error(out, ref), tol(dt), what);
   IE_EXPECT(pad_ok, std::string("C outside the M x N window untouched: ") + what);
 }
@@ -325,6 +333,88 @@ IE_TEST(cuda_gemm, gemm_direct) {
       c.batch = 2;
       run_gemm_case(c, dt, seed += 10);
     }
+}
+
+// float16/bfloat16: both of our kernels on the same cases (cuBLAS off): the mma.sync kernel, taken
+// when A/B are 16-byte aligned, lda/ldb/batch strides are multiples of 8 elements and K % 8 == 0
+// (ld8 cases below with K % 8 == 0), else the WMMA kernel; and INSTRUCTEDIT_GEMM_KERNEL=wmma, which
+// forces WMMA everywhere. Same float64 reference and tolerances as gemm_direct (1e-2 f16, 2e-2 bf16).
+namespace {
+class GemmKernelScope {
+ public:
+  explicit GemmKernelScope(const char* kernel) : backend_(ie::cuda::gemm_backend()) {
+    ie::stream_for(kGpu).sync();
+    const char* e = std::getenv(kVar);
+    had_ = e != nullptr;
+    if (had_) old_ = e;
+    if (kernel) setenv(kVar, kernel, 1);
+    else unsetenv(kVar);
+    ie::cuda::set_gemm_backend(ie::cuda::GemmBackend::Ours);
+  }
+  ~GemmKernelScope() {
+    try {
+      ie::stream_for(kGpu).sync();
+    } catch (...) {  // a fault is reported by the next sync of the test itself
+    }
+    if (had_) setenv(kVar, old_.c_str(), 1);
+    else unsetenv(kVar);
+    ie::cuda::set_gemm_backend(backend_);
+  }
+  GemmKernelScope(const GemmKernelScope&) = delete;
+  GemmKernelScope& operator=(const GemmKernelScope&) = delete;
+
+ private:
+  static constexpr const char* kVar = "INSTRUCTEDIT_GEMM_KERNEL";
+  ie::cuda::GemmBackend backend_;
+  bool had_ = false;
+  std::string old_;
+};
+}  // namespace
+
+IE_TEST(cuda_gemm, gemm_half_kernels) {
+  if (!iet::cuda_device_or_skip()) return;
+  using ie::cuda::GemmBias;
+  std::vector<GemmCase> cases;
+  for (bool tA : {false, true})
+    for (bool tB : {false, true}) {
+      // fast path (ld8, K % 8 == 0): odd M/N tails inside a 16-byte chunk, K tails inside a 32 k tile
+      GemmCase c{tA, tB, 37, 45, 72, 1.f, 0.f};
+      c.ld8 = true;
+      cases.push_back(c);
+      c = GemmCase{tA, tB, 130, 131, 40, 0.5f, 1.f, 8, 3, 16, GemmBias::PerColumn};  // batch 3, strides % 8 == 0
+      c.ld8 = true;
+      cases.push_back(c);
+      c = GemmCase{tA, tB, 257, 129, 136, 1.f, 0.f, 0, 1, 0, GemmBias::PerRow};
+      c.ld8 = true;
+      cases.push_back(c);
+      c = GemmCase{tA, tB, 256, 256, 512, 1.f, 0.f};  // whole tiles, 16 k tiles through the 3 stages
+      c.ld8 = true;
+      cases.push_back(c);
+      c = GemmCase{tA, tB, 9, 17, 8, 1.f, 1.f};  // K = 8: one partial k tile
+      c.ld8 = true;
+      c.c_f32 = true;
+      cases.push_back(c);
+      // not the fast path: K % 8 != 0, odd leading dims, odd batch strides
+      cases.push_back({tA, tB, 7, 33, 13, 1.f, 0.f});
+      cases.push_back({tA, tB, 65, 40, 64, 1.f, 1.f, 1});              // lda/ldb odd
+      cases.push_back({tA, tB, 33, 24, 16, 1.f, 0.f, 0, 3, 3});        // batch strides % 8 != 0
+    }
+  {
+    GemmCase c{false, true, 9, 11, 0, 1.f, 0.5f, 0, 1, 0, GemmBias::PerColumn};  // K == 0 (fast path)
+    c.ld8 = true;
+    cases.push_back(c);
+  }
+  {
+    GemmCase c{false, false, 3, 5, 16, 1.f, 0.f, 0, 70000};  // batch > 65535: gridDim.y loop
+    c.ld8 = true;
+    cases.push_back(c);
+  }
+  for (const char* kernel : {static_cast<const char*>(nullptr), "wmma"}) {
+    GemmKernelScope scope(kernel);
+    uint64_t seed = 5000;
+    for (DType dt : {DType::F16, DType::BF16})
+      for (const GemmCase& c : cases) run_gemm_case(c, dt, seed += 10);
+  }
 }
 
 IE_TEST(cuda_gemm, matmul_forward_backward) {
