@@ -24,6 +24,7 @@
 #include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
 #include "cuda_helpers.h"
+#include "gemm_case.h"
 #include "ie/half.h"
 #include "ie/ops.h"
 #include "ie/stream.h"
@@ -43,69 +44,13 @@ std::string shape_s(const Shape& s) { return ie::shape_str(s); }
 
 // ---- cuda::gemm directly ------------------------------------------------------------------------
 
-struct GemmCase {
-  bool tA, tB;
-  int64_t M, N, K;
-  float alpha, beta;
-  int64_t pad = 0;                 // extra columns on every leading dimension
-  int64_t batch = 1, stride_pad = 0;
-  ie::cuda::GemmBias bias = ie::cuda::GemmBias::None;
-  bool c_f32 = false;
-  bool ld8 = false;  // A's and B's leading dims rounded up to a multiple of 8 before + pad
-};
-
-constexpr float kSentinel = 1234.f;  // in C's padding: must survive untouched (exact in f16/bf16? see below)
-
+// One case through cuda::gemm with the kernel the environment selects (gemm_case.h).
 void run_gemm_case(const GemmCase& c, DType dt, uint64_t seed) {
-  const DType ct = c.c_f32 ? DType::F32 : dt;
-  auto up = [&](int64_t x) { return c.ld8 ? (x + 7) / 8 * 8 : x; };
-  const int64_t lda = up(c.tA ? c.M : c.K) + c.pad, ldb = up(c.tB ? c.K : c.N) + c.pad, ldc = c.N + c.pad;
-  const int64_t rowsA = c.tA ? c.K : c.M, rowsB = c.tB ? c.N : c.K;
-  const int64_t sA = rowsA * lda + c.stride_pad, sB = rowsB * ldb + c.stride_pad, sC = c.M * ldc + c.stride_pad;
-  std::vector<float> A = iet::randn(size_t(sA * c.batch + 1), seed);
-  std::vector<float> B = iet::randn(size_t(sB * c.batch + 1), seed + 1);
-  std::vector<float> C = c.beta == 0.f ? iet::poisoned(size_t(sC * c.batch + 1))
-                                       : iet::randn(size_t(sC * c.batch + 1), seed + 2);
-  const int64_t nbias = c.bias == ie::cuda::GemmBias::PerRow ? c.M : c.N;
-  std::vector<float> bias = iet::randn(size_t(nbias > 0 ? nbias : 1), seed + 3);
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t i = 0; i < c.M; ++i)
-      for (int64_t j = c.N; j < ldc; ++j) C[size_t(b * sC + i * ldc + j)] = kSentinel;
-  const std::vector<double> Ad = rounded_f64(A, dt), Bd = rounded_f64(B, dt), Cd = rounded_f64(C, ct), bd = rounded_f64(bias, dt);
-  const std::vector<double> ref =
-      iet::ref::gemm(c.tA, c.tB, c.M, c.N, c.K, c.alpha, Ad, lda, sA, Bd, ldb, sB, c.beta, Cd, ldc, sC, c.batch,
-                     c.bias == ie::cuda::GemmBias::PerColumn ? &bd : nullptr,
-                     c.bias == ie::cuda::GemmBias::PerRow ? &bd : nullptr);
-  Tensor tA = upload(A, {int64_t(A.size())}, dt), tB = upload(B, {int64_t(B.size())}, dt);
-  Tensor tC = upload(C, {int64_t(C.size())}, ct), tbias = upload(bias, {int64_t(bias.size())}, dt);
-  GemmCase cc = c;
-  ie::stream_for(kGpu).enqueue([=] {
-    ie::cuda::GemmEpilogue epi;
-    epi.bias = cc.bias == ie::cuda::GemmBias::None ? nullptr : tbias.raw();
-    epi.bias_mode = cc.bias;
-    epi.c_f32 = cc.c_f32;
-    ie::cuda::gemm(dt, cc.tA, cc.tB, cc.M, cc.N, cc.K, cc.alpha, tA.raw(), lda, sA, tB.raw(), ldb, sB, cc.beta,
-                   tC.raw(), ldc, sC, cc.batch, kGpu.index, epi);
-  });
-  std::vector<float> outC = download(tC);
-  std::vector<float> out;
-  bool pad_ok = true;
-  const float sentinel = round_to(kSentinel, ct);
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t i = 0; i < c.M; ++i) {
-      for (int64_t j = 0; j < c.N; ++j) out.push_back(outC[size_t(b * sC + i * ldc + j)]);
-      for (int64_t j = c.N; j < ldc; ++j) pad_ok &= outC[size_t(b * sC + i * ldc + j)] == sentinel;
-    }
-  char what[256];
   const char* kern = std::getenv("INSTRUCTEDIT_GEMM_KERNEL");
-  std::snprintf(what, sizeof what,
-                "cuda::gemm %s%s tA=%d tB=%d M=%lld N=%lld K=%lld alpha=%g beta=%g pad=%lld ld8=%d batch=%lld "
-                "stride_pad=%lld bias=%d kernel=%s",
-                ie::dtype_name(dt), c.c_f32 ? "->float32" : "", int(c.tA), int(c.tB), (long long)c.M, (long long)c.N,
-                (long long)c.K, double(c.alpha), double(c.beta), (long long)c.pad, int(c.ld8), (long long)c.batch,
-                (long long)c.stride_pad, int(c.bias), kern && *kern ? kern : "default");
-  IE_EXPECT_REL(iet::rel_error(out, ref), tol(dt), what);
-  IE_EXPECT(pad_ok, std::string("C outside the M x N window untouched: ") + what);
+  const Prepared p = prepare(c, dt, seed);
+  Buffers b = buffers(p);
+  enqueue_gemm(p, b);
+  check_c(p, b.C, describe(c, dt, std::string("kernel=") + (kern && *kern ? kern : "default")));
 }
 
 // ---- matmul reference ---------------------------------------------------------------------------
@@ -300,18 +245,7 @@ void run_conv_case(const Conv2dShape& s, DType dt, uint64_t seed, const std::str
 IE_TEST(cuda_gemm, gemm_direct) {
   if (!iet::cuda_device_or_skip()) return;
   using ie::cuda::GemmBias;
-  std::vector<GemmCase> cases;
-  for (bool tA : {false, true})
-    for (bool tB : {false, true}) {
-      cases.push_back({tA, tB, 1, 1, 1, 1.f, 0.f});
-      cases.push_back({tA, tB, 7, 33, 13, 1.f, 0.f});
-      cases.push_back({tA, tB, 130, 65, 257, 0.5f, 0.f, 3});           // padded leading dims
-      cases.push_back({tA, tB, 33, 130, 40, 1.f, 1.f});                // accumulate into C
-      cases.push_back({tA, tB, 128, 128, 64, 2.f, -0.5f, 8});          // whole tiles, aligned rows
-      cases.push_back({tA, tB, 65, 7, 9, 1.f, 0.f, 1, 3, 5});          // strided batch
-      cases.push_back({tA, tB, 20, 300, 33, 1.f, 1.f, 0, 2, 0, GemmBias::PerColumn});
-      cases.push_back({tA, tB, 140, 17, 5, 1.f, 0.f, 2, 1, 0, GemmBias::PerRow});
-    }
+  std::vector<GemmCase> cases = base_gemm_cases();
   cases.push_back({false, false, 9, 11, 0, 1.f, 0.f});                 // K == 0: C = 0
   cases.push_back({false, true, 9, 11, 0, 1.f, 0.5f, 0, 1, 0, GemmBias::PerColumn});  // K == 0: 0.5 C + bias
   // Enough 128×128 tiles (>= the SM count, 132 on H100/H200) for the float32 128×128 kernel; the
