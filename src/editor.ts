@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import { ImageInput, prepareImage } from './image';
 import { AutoencoderKL } from './models/vae';
+import { autoencoderKind, ImageAutoencoder, latentChannels, loadAutoencoder } from './models/autoencoder';
 import { CLIPTextModel } from './models/clip_text';
 import { ComputeDType, computeDtype, UNet2DConditionModel } from './models/unet';
 import * as ops from './ops';
@@ -117,7 +118,8 @@ function isDir(p: string): boolean {
 export class Editor {
   readonly unet: UNet2DConditionModel;
   /** The autoencoder, or null for a pixel-space model (the UNet denoises RGB in [−1, 1] directly). */
-  readonly vae: AutoencoderKL | null;
+  /** The image autoencoder: SD's VAE, a PixelUnshuffleAutoencoder, or null (pixel space). */
+  readonly vae: ImageAutoencoder | null;
   readonly textEncoder: CLIPTextModel;
   readonly tokenizer: CLIPTokenizer;
   /** The pipeline's scheduler config (scheduler/scheduler_config.json). */
@@ -129,7 +131,7 @@ export class Editor {
   #queue: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
+  private constructor(parts: { unet: UNet2DConditionModel; vae: ImageAutoencoder | null; textEncoder: CLIPTextModel;
     tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults; cudaGraph?: boolean }) {
     this.editDefaults = Object.freeze({ ...(parts.editDefaults ?? {}) });
     this.cudaGraph = parts.cudaGraph ?? parts.unet.device.startsWith('cuda');
@@ -176,7 +178,7 @@ export class Editor {
     if (options.unet !== undefined && (typeof options.unet !== 'string' || !isDir(options.unet))) {
       throw new Error(`${op}: unet ${String(options.unet)} is not a folder (expected a UNet folder with config.json)`);
     }
-    const pixelSpace = modelIndexSaysNoVae(dir);
+    const pixelSpace = autoencoderKind(dir) === null;
     for (const c of ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler']) {
       if (c === 'unet' && options.unet !== undefined) continue;
       if (c === 'vae' && pixelSpace) continue;
@@ -197,7 +199,7 @@ export class Editor {
     try {
       const textEncoder = await CLIPTextModel.fromPretrained(path.join(dir, 'text_encoder'), { variant, device }).catch(tag('text_encoder'));
       loaded.push(textEncoder);
-      const vae = pixelSpace ? null : await AutoencoderKL.fromPretrained(path.join(dir, 'vae'), { variant, device }).catch(tag('vae'));
+      const vae = await loadAutoencoder(dir, { variant, device }).catch(tag('vae'));
       if (vae) loaded.push(vae);
       const unet = await UNet2DConditionModel.fromPretrained(options.unet ?? path.join(dir, 'unet'), { variant: options.unet ? undefined : variant, device, dtype: options.dtype })
         .catch(tag('unet'));
@@ -212,7 +214,7 @@ export class Editor {
   }
 
   /** Builds an Editor from loaded components (e.g. randomly initialised ones for a benchmark). */
-  static fromComponents(parts: { unet: UNet2DConditionModel; vae: AutoencoderKL | null; textEncoder: CLIPTextModel;
+  static fromComponents(parts: { unet: UNet2DConditionModel; vae: ImageAutoencoder | null; textEncoder: CLIPTextModel;
     tokenizer: CLIPTokenizer; schedulerConfig: SchedulerConfig; editDefaults?: EditDefaults; cudaGraph?: boolean }): Editor {
     createScheduler(parts.schedulerConfig);
     checkCudaGraph(parts.cudaGraph, parts.unet.device, 'Editor.fromComponents');
@@ -326,7 +328,7 @@ export class Editor {
       const x = own(ops.scale(pixels, 2, -1));
       let mean = x;
       if (vae) {
-        const dist = await vae.encode(x, { signal, tiling: o.tiling });
+        const dist = vae instanceof AutoencoderKL ? await vae.encode(x, { signal, tiling: o.tiling }) : await vae.encode(x, { signal });
         for (const t of Object.values(dist)) if (t instanceof Tensor) own(t);
         mean = dist.mean;
       }
@@ -349,7 +351,7 @@ export class Editor {
       let decoded = latents;
       if (vae) {
         const z = own(ops.scale(latents, 1 / vae.scalingFactor, 0));
-        decoded = own(await vae.decode(z, { signal, tiling: o.tiling }));
+        decoded = own(vae instanceof AutoencoderKL ? await vae.decode(z, { signal, tiling: o.tiling }) : await vae.decode(z, { signal }));
       }
       const images = ops.scale(decoded, 0.5, 0.5); // clamped to [0, 1] when encoded
       owned.splice(owned.indexOf(latents), 1);
@@ -382,11 +384,6 @@ function checkCudaGraph(v: unknown, device: string, op: string): void {
   }
 }
 
-/** Channels the UNet denoises: the VAE's latent channels, or RGB for a pixel-space model. */
-function latentChannels(vae: AutoencoderKL | null): number {
-  return vae ? Number(vae.config.latent_channels ?? 4) : 3;
-}
-
 function checkUNetChannels(unet: UNet2DConditionModel, c: number, op: string): void {
   const inC = Number(unet.config.in_channels);
   const outC = Number(unet.config.out_channels);
@@ -396,18 +393,6 @@ function checkUNetChannels(unet: UNet2DConditionModel, c: number, op: string): v
   }
 }
 
-/** A diffusers model_index.json may mark the VAE absent ("vae": [null, null]): a pixel-space model. */
-function modelIndexSaysNoVae(dir: string): boolean {
-  const file = path.join(dir, 'model_index.json');
-  if (!existsSync(file)) return false;
-  try {
-    const idx = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    const v = idx.vae;
-    return v === null || (Array.isArray(v) && v.every((x) => x === null));
-  } catch {
-    return false;
-  }
-}
 
 function withoutUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

@@ -48,6 +48,8 @@ export {
   type CLIPTextForwardOptions,
   type CLIPTextOutput,
 } from './models/clip_text';
+export { PixelUnshuffleAutoencoder, type PixelUnshuffleConfig, type PixelUnshuffleOptions } from './models/pixel_unshuffle';
+export { autoencoderKind, loadAutoencoder, type ImageAutoencoder, type AutoencoderKind } from './models/autoencoder';
 export {
   CLIPTokenizer,
   type CLIPTokenizerOptions,

@@ -3,6 +3,7 @@
 // data has no random augmentation, so each record always encodes the same way).
 import { CLIPTextModel } from '../models/clip_text';
 import { AutoencoderKL } from '../models/vae';
+import type { ImageAutoencoder } from '../models/autoencoder';
 import * as ops from '../ops';
 import { randn, Tensor } from '../tensor';
 import { CLIPTokenizer } from '../text/clip_tokenizer';
@@ -48,8 +49,11 @@ interface CachedRecord {
 
 /** Encodes data batches for the Trainer with a frozen VAE and text encoder. */
 export class BatchEncoder {
-  /** null: a pixel-space model (latents are the images themselves, in [−1, 1]). */
-  readonly vae: AutoencoderKL | null;
+  /**
+   * null: a pixel-space model (latents are the images themselves, in [−1, 1]); a deterministic
+   * autoencoder (PixelUnshuffleAutoencoder): latents are its encoding, nothing sampled.
+   */
+  readonly vae: ImageAutoencoder | null;
   readonly textEncoder: CLIPTextModel;
   readonly tokenizer: CLIPTokenizer;
   readonly options: Required<BatchEncoderOptions>;
@@ -58,7 +62,7 @@ export class BatchEncoder {
   #cache = new Map<string, CachedRecord>();
   #hits = 0;
 
-  constructor(parts: { vae: AutoencoderKL | null; textEncoder: CLIPTextModel; tokenizer: CLIPTokenizer }, options: BatchEncoderOptions = {}) {
+  constructor(parts: { vae: ImageAutoencoder | null; textEncoder: CLIPTextModel; tokenizer: CLIPTokenizer }, options: BatchEncoderOptions = {}) {
     this.vae = parts.vae;
     this.textEncoder = parts.textEncoder;
     this.tokenizer = parts.tokenizer;
@@ -128,6 +132,13 @@ export class BatchEncoder {
       const textEmbeds = await this.#text(b.instructions);
       const negativeEmbeds = b.negatives ? await this.#text(b.negatives) : undefined;
       return { latents: b.target.clone(), imageLatents: b.source.clone(), textEmbeds, negativeEmbeds, nullTextEmbeds: await this.nullTextEmbeds() };
+    }
+    if (!(this.vae instanceof AutoencoderKL)) {
+      const latents = (await this.vae.encode(b.target)).mean;
+      const imageLatents = (await this.vae.encode(b.source)).mean;
+      const textEmbeds = await this.#text(b.instructions);
+      const negativeEmbeds = b.negatives ? await this.#text(b.negatives) : undefined;
+      return { latents, imageLatents, textEmbeds, negativeEmbeds, nullTextEmbeds: await this.nullTextEmbeds() };
     }
     const src = await this.vae.encode(b.source);
     src.logvar.dispose();

@@ -9,7 +9,9 @@ import { CLIPTextModel } from '../models/clip_text';
 import { UNet2DConditionModel } from '../models/unet';
 import { AutoencoderKL } from '../models/vae';
 import { createScheduler, SchedulerConfig } from '../schedulers';
-import { Tensor } from '../tensor';
+import * as ops from '../ops';
+import { PixelUnshuffleAutoencoder, PixelUnshuffleConfig } from '../models/pixel_unshuffle';
+import { Tensor, zeros } from '../tensor';
 import { trainClipBpe, writeClipTokenizer } from '../text/bpe_train';
 import { checkOptions, integer } from '../validate';
 
@@ -18,7 +20,11 @@ export interface NewPipelineOptions {
   unet: Record<string, unknown>;
   /** transformers CLIPTextConfig (its vocab_size is set to the trained tokenizer's). */
   textEncoder: Record<string, unknown>;
-  /** diffusers AutoencoderKL config, or null for a pixel-space model (out_channels 3). */
+  /**
+   * diffusers AutoencoderKL config; `{ _class_name: 'PixelUnshuffleAutoencoder', factor: f }` for a
+   * lossless space-to-depth autoencoder (out_channels 3·f²); or null for a pixel-space model
+   * (out_channels 3).
+   */
   vae: Record<string, unknown> | null;
   /** Texts to train the tokenizer's BPE on (e.g. every instruction of the training set). */
   tokenizerCorpus: readonly string[];
@@ -71,12 +77,29 @@ export async function newPipeline(dir: string, o: NewPipelineOptions): Promise<v
   }
   const unet = await UNet2DConditionModel.fromConfig(o.unet, { seed: seed + 1 });
   try {
+    // With an output skip (output = conv_out(...) + the source's channels), conv_out starts at zero:
+    // the new model returns the source unchanged, and training only has to learn the edit.
+    const skip = o.unet.output_skip_channel;
+    if (typeof skip === 'number' && skip >= 0) {
+      const p = unet.parameters();
+      for (const k of ['conv_out.weight', 'conv_out.bias']) {
+        const z = zeros(p.get(k)!.shape as number[]);
+        ops.assign(p.get(k)!, z);
+        z.dispose();
+      }
+      for (const t of p.values()) t.dispose();
+    }
     await writeJson(path.join(dir, 'unet', 'config.json'), { _class_name: 'UNet2DConditionModel', ...o.unet });
     await saveWeights(path.join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), unet.parameters());
   } finally {
     unet.dispose();
   }
-  if (o.vae) {
+  const pixelUnshuffle = o.vae?._class_name === 'PixelUnshuffleAutoencoder';
+  if (o.vae && pixelUnshuffle) {
+    const ae = new PixelUnshuffleAutoencoder(o.vae as PixelUnshuffleConfig); // validates the config
+    ae.dispose();
+    await writeJson(path.join(dir, 'vae', 'config.json'), { ...o.vae, latent_channels: ae.config.latent_channels, scaling_factor: 1 });
+  } else if (o.vae) {
     const vae = await AutoencoderKL.fromConfig(o.vae, { seed: seed + 2 });
     try {
       await writeJson(path.join(dir, 'vae', 'config.json'), { _class_name: 'AutoencoderKL', ...o.vae });
@@ -92,6 +115,6 @@ export async function newPipeline(dir: string, o: NewPipelineOptions): Promise<v
     text_encoder: ['transformers', 'CLIPTextModel'],
     tokenizer: ['transformers', 'CLIPTokenizer'],
     unet: ['diffusers', 'UNet2DConditionModel'],
-    vae: o.vae ? ['diffusers', 'AutoencoderKL'] : [null, null],
+    vae: pixelUnshuffle ? ['instructedit', 'PixelUnshuffleAutoencoder'] : o.vae ? ['diffusers', 'AutoencoderKL'] : [null, null],
   });
 }

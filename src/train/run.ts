@@ -6,7 +6,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { Editor } from '../editor';
-import { AutoencoderKL } from '../models/vae';
+import { loadAutoencoder } from '../models/autoencoder';
 import { CLIPTextModel } from '../models/clip_text';
 import { UNet2DConditionModel } from '../models/unet';
 import { createScheduler, SchedulerConfig } from '../schedulers';
@@ -39,6 +39,8 @@ export interface TrainConfig {
   maxGradNorm?: number;
   emaDecay?: number;
   conditioningDropout?: number;
+  /** Timestep sampling bias toward high noise (TrainerOptions.timestepPower; default 1 = uniform). */
+  timestepPower?: number;
   gradientCheckpointing?: boolean;
   /** Cache the frozen encodings per record (useful with crop 'center' and flipProbability 0). */
   cacheEncodings?: boolean;
@@ -64,7 +66,7 @@ export interface TrainConfig {
 }
 
 const KEYS = ['model', 'data', 'output', 'steps', 'batchSize', 'resolution', 'seed', 'lr', 'weightDecay', 'lrSchedule',
-  'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'gradientCheckpointing', 'triplet',
+  'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'timestepPower', 'gradientCheckpointing', 'triplet',
   'cacheEncodings', 'crop',
   'checkpointEvery', 'keepCheckpoints', 'sampleEvery', 'samples', 'sampleSteps', 'onBadRecord', 'flipProbability', 'prefetch',
   'threads', 'resume', 'device'];
@@ -149,7 +151,7 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
   const tokenizer = await CLIPTokenizer.fromPretrained(cfg.model);
   const textEncoder = await CLIPTextModel.fromPretrained(cfg.model, { device });
   // A pixel-space pipeline has no vae/ (model_index.json: "vae": [null, null]).
-  const vae = existsSync(path.join(cfg.model, 'vae')) ? await AutoencoderKL.fromPretrained(cfg.model, { device }) : null;
+  const vae = existsSync(path.join(cfg.model, 'vae')) ? await loadAutoencoder(cfg.model, { device }) : null;
   const unet = await UNet2DConditionModel.fromPretrained(cfg.model, { device });
   const seed = cfg.seed ?? 0;
   const loader = await createDataLoader(cfg.data, {
@@ -161,7 +163,7 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
     lr: cfg.lr, weightDecay: cfg.weightDecay, lrSchedule: cfg.lrSchedule, warmupSteps: cfg.warmupSteps,
     totalSteps: cfg.steps, gradientAccumulation: cfg.gradientAccumulation, maxGradNorm: cfg.maxGradNorm,
     emaDecay: cfg.emaDecay, conditioningDropout: cfg.conditioningDropout, gradientCheckpointing: cfg.gradientCheckpointing,
-    triplet: cfg.triplet ?? undefined, seed,
+    triplet: cfg.triplet ?? undefined, seed, timestepPower: cfg.timestepPower,
   });
   const encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { seed, cache: cfg.cacheEncodings === true });
   await fsp.mkdir(path.join(cfg.output, 'samples'), { recursive: true });

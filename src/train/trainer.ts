@@ -57,6 +57,12 @@ export interface TrainerOptions {
   gradientCheckpointing?: boolean;
   /** Seed of all training randomness (default 0). */
   seed?: number;
+  /**
+   * Timestep sampling: 1 (default) draws t uniformly; p > 1 draws t = T − 1 − ⌊u^p·T⌋, which puts
+   * more samples at high noise (p = 3: 46% of them have t ≥ 900 of 1000) — for few-step samplers
+   * and x0 prediction, where the first, noisiest step decides the result.
+   */
+  timestepPower?: number;
 }
 
 /** One micro-batch, already encoded by the frozen VAE and text encoder. */
@@ -110,8 +116,14 @@ function hashUniform(seed: number, step: number, stream: number, i: number): num
   return Number(x >> 11n) / 2 ** 53;
 }
 
+function checkTimestepPower(v: unknown, op: string): number {
+  const p = finiteNumber(v ?? 1, op, 'timestepPower');
+  if (!(p >= 1 && p <= 100)) throw new RangeError(`${op}: timestepPower must be in [1, 100], got ${p}`);
+  return p;
+}
+
 const OPTIONS = ['noiseScheduler', 'lr', 'betas', 'eps', 'weightDecay', 'lrSchedule', 'warmupSteps', 'totalSteps',
-  'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'triplet', 'gradientCheckpointing', 'seed'] as const;
+  'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'triplet', 'gradientCheckpointing', 'seed', 'timestepPower'] as const;
 const TRIPLET_OPTIONS = ['margin', 'weight', 'startStep', 'distance', 'hingeThreshold', 'stopGradPositive'] as const;
 
 export class Trainer {
@@ -173,6 +185,7 @@ export class Trainer {
       conditioningDropout: p,
       gradientCheckpointing: options.gradientCheckpointing === true,
       seed: integer(options.seed ?? 0, op, 'seed', 0),
+      timestepPower: checkTimestepPower(options.timestepPower, op),
       triplet,
       emaDecay,
     });
@@ -270,7 +283,8 @@ export class Trainer {
       const imageKeep: number[] = [];
       const p = o.conditioningDropout;
       for (let i = 0; i < B; i++) {
-        ts.push(Math.min(T - 1, Math.floor(hashUniform(seed, micro, 1, i) * T)));
+        const u = hashUniform(seed, micro, 1, i);
+        ts.push(o.timestepPower === 1 ? Math.min(T - 1, Math.floor(u * T)) : Math.max(0, T - 1 - Math.floor(u ** o.timestepPower * T)));
         const r = hashUniform(seed, micro, 2, i);
         textKeep.push(r < 2 * p ? 0 : 1);
         imageKeep.push(r >= p && r < 3 * p ? 0 : 1);

@@ -42,6 +42,14 @@ struct Config {
   bool use_linear_projection = false;
   bool upcast_attention = false;  // no effect: attention is computed in float32 anyway
   int64_t downsample_padding = 1;
+  // instructedit extensions (not diffusers keys; off by default, see docs/unet-extensions.md):
+  // input_coordinates: conv_in also reads two coordinate channels (x, y in [-1, 1] across the image,
+  // CoordConv), appended after the sample's channels, so the network knows where each pixel is.
+  bool input_coordinates = false;
+  // output_skip_channel = k >= 0: the output is conv_out(...) + sample[:, k : k + out_channels], so a
+  // model whose conv_out is zero is the identity of that slice (InstructPix2Pix: k = out_channels, the
+  // source image; the network then learns the edit, not the copy). -1 = off.
+  int64_t output_skip_channel = -1;
 
   // Parses a diffusers UNet config.json. Unknown keys and unsupported values are errors naming the
   // key (`source` names the file in messages).
@@ -51,6 +59,7 @@ struct Config {
   // A diffusers-style config.json of this config.
   std::string to_json() const;
   int64_t time_embed_dim() const { return 4 * block_out_channels[0]; }
+  int64_t conv_in_channels() const { return in_channels + (input_coordinates ? 2 : 0); }
 };
 
 using ParamInfo = ie::ParamInfo;  // name = the diffusers state_dict key

@@ -128,7 +128,7 @@ Config detail::config_from_value(const json::Value& root, const std::string& sou
       "resnet_time_scale_shift", "resnet_skip_time_act", "resnet_out_scale_factor", "time_embedding_type",
       "time_embedding_dim", "time_embedding_act_fn", "timestep_post_act", "time_cond_proj_dim", "conv_in_kernel",
       "conv_out_kernel", "attention_type", "cross_attention_norm", "reverse_transformer_layers_per_block",
-      "mid_block_scale_factor"};
+      "mid_block_scale_factor", "input_coordinates", "output_skip_channel"};
   std::vector<std::string> unknown;
   for (const std::string& k : root.keys)
     if (k.empty() || (k[0] != '_' && !kRead.count(k) && !kIgnored.count(k))) unknown.push_back(k);
@@ -216,6 +216,14 @@ Config detail::config_from_value(const json::Value& root, const std::string& sou
   c.downsample_padding = p.integer("downsample_padding", 1, 0);
   if (c.downsample_padding != 1) p.bad("downsample_padding", "must be 1 (the UNet's stride-2 convs pad by 1)");
 
+  c.input_coordinates = p.boolean("input_coordinates", false);
+  c.output_skip_channel = p.integer("output_skip_channel", -1, -1);
+  if (c.output_skip_channel >= 0 && c.output_skip_channel + c.out_channels > c.in_channels)
+    p.bad("output_skip_channel", "= " + std::to_string(c.output_skip_channel) + " needs input channels [" +
+                                     std::to_string(c.output_skip_channel) + ", " +
+                                     std::to_string(c.output_skip_channel + c.out_channels) + ") but in_channels is " +
+                                     std::to_string(c.in_channels));
+
   for (size_t i = 0; i < n; ++i) {
     int64_t C = c.block_out_channels[i];
     if (C % c.norm_num_groups != 0)
@@ -260,7 +268,11 @@ std::string Config::to_json() const {
      << ", \"norm_eps\": " << norm_eps << ", \"flip_sin_to_cos\": " << (flip_sin_to_cos ? "true" : "false")
      << ", \"freq_shift\": " << freq_shift << ", \"use_linear_projection\": " << (use_linear_projection ? "true" : "false")
      << ", \"upcast_attention\": " << (upcast_attention ? "true" : "false")
-     << ", \"downsample_padding\": " << downsample_padding << "}";
+     << ", \"downsample_padding\": " << downsample_padding;
+  // Extensions are written only when on, so a plain config stays a plain diffusers config.
+  if (input_coordinates) os << ", \"input_coordinates\": true";
+  if (output_skip_channel >= 0) os << ", \"output_skip_channel\": " << output_skip_channel;
+  os << "}";
   return os.str();
 }
 

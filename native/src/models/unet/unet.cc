@@ -94,6 +94,13 @@ struct Model::Impl {
 #endif
   };
   std::map<GraphKey, GraphEntry> graphs;
+  // input_coordinates: the [1, 2, H, W] coordinate planes per (H, W, dtype), made once (on the first,
+  // eager pass, so a CUDA graph capture never copies from the host). Touched only by stream tasks.
+  std::map<std::tuple<int64_t, int64_t, DType>, Tensor> coords;
+
+  Tensor coordinates(int64_t B, int64_t H, int64_t W, DType dtype);
+  // output_skip_channel: sample[:, k : k + out_channels].
+  Tensor skip_slice(const Tensor& sample) const;
 
   void build();
   // The parameter views a pass computes with (a stream task calls this, in stream order).
@@ -120,7 +127,7 @@ void Model::Impl::build() {
   const double eps = c.norm_eps;
   ParamTable& t = store.table;
   // Registration order follows diffusers' module order (state_dict order).
-  conv_in.init(t, "conv_in", c.in_channels, C0, 3, 1, 1);
+  conv_in.init(t, "conv_in", c.conv_in_channels(), C0, 3, 1, 1);
   time_1.init(t, "time_embedding.linear_1", C0, temb, true);
   time_2.init(t, "time_embedding.linear_2", temb, temb, true);
   downs.resize(n);
@@ -215,6 +222,36 @@ void Model::Impl::refresh_compute_copy() {
   }
 }
 
+// x in [-1, 1] from the left column to the right one, y likewise from top to bottom (pixel centres:
+// the planes are the same whatever the resolution, up to sampling). Repeated over the batch.
+Tensor Model::Impl::coordinates(int64_t B, int64_t H, int64_t W, DType dtype) {
+  auto key = std::make_tuple(H, W, dtype);
+  auto it = coords.find(key);
+  if (it == coords.end()) {
+    std::vector<float> host(size_t(2 * H * W));
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        host[size_t(y * W + x)] = float((2.0 * x + 1.0) / double(W) - 1.0);
+        host[size_t(H * W + y * W + x)] = float((2.0 * y + 1.0) / double(H) - 1.0);
+      }
+    Tensor t = ops::from_host(host.data(), host.size() * sizeof(float), {1, 2, H, W}, DType::F32, device);
+    it = coords.emplace(key, dtype == DType::F32 ? t : ops::cast(t, dtype)).first;
+  }
+  if (B == 1) return it->second;
+  std::vector<Tensor> rep(size_t(B), it->second);
+  return ops::concat(rep, 0);
+}
+
+Tensor Model::Impl::skip_slice(const Tensor& sample) const {
+  const int64_t k = cfg.output_skip_channel, C = cfg.out_channels, rest = cfg.in_channels - k - C;
+  std::vector<int64_t> sizes;
+  if (k > 0) sizes.push_back(k);
+  sizes.push_back(C);
+  if (rest > 0) sizes.push_back(rest);
+  if (sizes.size() == 1) return sample;
+  return ops::split(sample, sizes, 1)[k > 0 ? 1 : 0];
+}
+
 Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, const Tensor& ehs, const Ctx& c) {
   const int64_t B = sample.size(0);
   // Timestep embedding (float32 even for fractional t), its MLP, and the SiLU every resnet applies to it.
@@ -227,7 +264,10 @@ Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, c
   Tensor emb = time_2.forward(c, a1);
   Tensor emb_act = ops::activation(ops::Act::SiLU, emb);
 
-  Tensor h = conv_in.forward(c, sample);
+  Tensor input = cfg.input_coordinates
+                     ? ops::concat({sample, coordinates(B, sample.size(2), sample.size(3), sample.dtype())}, 1)
+                     : sample;
+  Tensor h = conv_in.forward(c, input);
   std::vector<Tensor> skips{h};
   for (DownBlock& d : downs) {
     c.check_cancel();
@@ -274,8 +314,9 @@ Tensor Model::Impl::run_forward(const Tensor& sample, const Tensor& timesteps, c
   }
   ops::NormOut n = norm_out.forward(c, h);  // SiLU(GN(h))
   Tensor out = conv_out.forward(c, n.y);
+  if (cfg.output_skip_channel >= 0) out = ops::binary(Binary::Add, out, skip_slice(sample));
   if (c.save) {
-    s = Saved{sample, ehs, temb, h1, a1, emb, emb_act, h, n.y, n, num_skips};
+    s = Saved{input, ehs, temb, h1, a1, emb, emb_act, h, n.y, n, num_skips};
     s.out_norm.y = Tensor();
   }
   return out;
@@ -324,7 +365,18 @@ InputGrads Model::Impl::run_backward(const Tensor& dout, const Ctx& c) {
   }
   dh = ops::binary(Binary::Add, dh, dskip[0]);
   InputGrads g;
-  g.sample = conv_in.backward(c, s.sample, dh);
+  g.sample = conv_in.backward(c, s.sample, dh);  // s.sample is conv_in's input (coordinates included)
+  if (cfg.input_coordinates) g.sample = ops::split(g.sample, {cfg.in_channels, 2}, 1)[0];
+  if (cfg.output_skip_channel >= 0) {
+    // The skip adds dout to its slice of d sample.
+    const int64_t k = cfg.output_skip_channel, C = cfg.out_channels, rest = cfg.in_channels - k - C;
+    std::vector<Tensor> parts;
+    if (k > 0) parts.push_back(ops::zeros({dout.size(0), k, dout.size(2), dout.size(3)}, dout.dtype(), device));
+    parts.push_back(dout);
+    if (rest > 0) parts.push_back(ops::zeros({dout.size(0), rest, dout.size(2), dout.size(3)}, dout.dtype(), device));
+    Tensor pad = parts.size() == 1 ? dout : ops::concat(parts, 1);
+    g.sample = ops::binary(Binary::Add, g.sample, pad);
+  }
   g.encoder_hidden_states = dehs;
   // The time embedding MLP (the timesteps themselves get no gradient).
   Tensor demb = ops::activation_backward(ops::Act::SiLU, s.emb, demb_act);
