@@ -51,13 +51,18 @@ for (const v of [...variants, ...(values.ship ? [values.ship] : [])]) {
 const log = (s) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 log(`host: ${os.cpus()[0]?.model ?? '?'} ×${os.cpus().length}, node ${process.version}, recipe ${recipeFile}`);
 
-// 1. data
+// 1. data: train and val from one seed, the test split from another seed (never used in training).
 const dataDir = path.join(work, 'data');
-if (!existsSync(path.join(dataDir, 'test.jsonl'))) {
-  const d = recipe.data;
+const testDir = path.join(work, 'data-test');
+const d = recipe.data;
+if (!existsSync(path.join(dataDir, 'val.jsonl'))) {
   const t0 = Date.now();
-  await ie.shapes.generateShapeEdit({ outDir: dataDir, seed: d.seed, size: d.size, negatives: d.negatives, splits: { train: d.train, val: d.val, test: d.test } });
-  log(`data: ${d.train}/${d.val}/${d.test} edits at ${d.size} px in ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
+  await ie.shapes.generateShapeEdit({ outDir: dataDir, seed: d.seed, size: d.size, negatives: d.negatives, splits: { train: d.train, val: d.val, test: 0 } });
+  log(`data: ${d.train}/${d.val} train/val edits (seed ${d.seed}) at ${d.size} px in ${((Date.now() - t0) / 1e3).toFixed(0)} s`);
+}
+if (!existsSync(path.join(testDir, 'test.jsonl'))) {
+  await ie.shapes.generateShapeEdit({ outDir: testDir, seed: d.testSeed, size: d.size, negatives: d.negatives, splits: { train: 0, val: 0, test: d.test } });
+  log(`data: ${d.test} test edits (seed ${d.testSeed})`);
 }
 
 // 2. pipeline (the tokenizer learns its BPE from every training instruction and negative)
@@ -65,7 +70,7 @@ const pipeline = path.join(work, 'pipeline');
 if (!existsSync(path.join(pipeline, 'model_index.json'))) {
   const records = readFileSync(path.join(dataDir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const corpus = records.flatMap((r) => [r.instruction, ...(r.negatives ?? [])]);
-  await ie.newPipeline(pipeline, { ...recipe.pipeline, vae: null, tokenizerCorpus: corpus });
+  await ie.newPipeline(pipeline, { ...recipe.pipeline, tokenizerCorpus: corpus });
   log(`pipeline: ${pipeline}`);
 }
 
@@ -96,7 +101,7 @@ if (!values['skip-eval']) {
   const e = recipe.eval;
   const limit = values['eval-limit'] === undefined ? undefined : Number(values['eval-limit']);
   // For scale: the identity (the source returned unchanged) scores 0% following by construction.
-  const identity = await ie.shapes.evaluateShapeEdit(path.join(dataDir, 'test.jsonl'), async (src) => new Uint8Array(await sharp(src).removeAlpha().raw().toBuffer()), { limit });
+  const identity = await ie.shapes.evaluateShapeEdit(path.join(testDir, 'test.jsonl'), async (src) => new Uint8Array(await sharp(src).removeAlpha().raw().toBuffer()), { limit });
   await fsp.writeFile(path.join(work, 'eval-identity.md'), `${ie.shapes.evaluationTable(identity)}\n(the source returned unchanged)\n`);
   for (const v of variants) {
     const latest = await ie.latestCheckpoint(path.join(work, 'runs', v));
@@ -105,7 +110,7 @@ if (!values['skip-eval']) {
     const outputs = [];
     const t0 = performance.now();
     try {
-      const ev = await ie.shapes.evaluateShapeEdit(path.join(dataDir, 'test.jsonl'), async (src, instruction, _r, i) => {
+      const ev = await ie.shapes.evaluateShapeEdit(path.join(testDir, 'test.jsonl'), async (src, instruction, _r, i) => {
         const r = await editor.edit(src, instruction, { steps: e.steps, guidanceScale: e.guidanceScale, imageGuidanceScale: e.imageGuidanceScale, seed: e.seed + i });
         const raw = await r.toRaw();
         r.dispose();
@@ -116,7 +121,7 @@ if (!values['skip-eval']) {
       const secs = (performance.now() - t0) / 1e3;
       await fsp.writeFile(path.join(work, `eval-${v}.md`), `${table}\n(${ev.scores.length} test edits, ${e.steps} DDIM steps, guidance ${e.guidanceScale}/${e.imageGuidanceScale}, ${(secs / ev.scores.length).toFixed(2)} s per edit)\n`);
       await fsp.writeFile(path.join(work, `eval-${v}.json`), JSON.stringify({ rows: ev.rows, unet, eval: e, secondsPerEdit: secs / ev.scores.length, scores: ev.scores }, null, 2));
-      await ie.shapes.evaluationGrid(path.join(dataDir, 'test.jsonl'), outputs, path.join(work, `eval-${v}-grid.png`));
+      await ie.shapes.evaluationGrid(path.join(testDir, 'test.jsonl'), outputs, path.join(work, `eval-${v}-grid.png`));
       log(`${v}: evaluated ${ev.scores.length} test edits in ${secs.toFixed(0)} s\n${table}`);
     } finally {
       await editor.dispose();

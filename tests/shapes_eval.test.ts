@@ -34,12 +34,26 @@ describe('ShapeEdit evaluation', () => {
     expect(identity.rows.find((r) => r.edit === 'overall')!.following).toBe(0);
     expect(identity.rows.find((r) => r.edit === 'overall')!.psnrOutside).toBe(60); // preserved exactly
     const table = shapes.evaluationTable(identity);
-    expect(table).toMatch(/\| overall \| 14 \| 0\.0% \|/);
+    expect(table).toMatch(/\| overall \| 14 \| 0\.0% ± 0\.0 \| 0\.0% ± 0\.0 \|/);
+    expect(overall.negativeConfusion).toBe(0);
     const grid = path.join(tmp, 'grid.png');
     await shapes.evaluationGrid(manifest, oracle.scores.map(() => new Uint8Array(64 * 64 * 3)), grid, 4);
     const meta = await sharp(grid).metadata();
     expect([meta.width, meta.height]).toEqual([3 * 64 + 8, 4 * 66 + 2]);
     await expect(shapes.evaluateShapeEdit(manifest, async () => new Uint8Array(5))).rejects.toThrow(/returned 5 bytes/);
+  });
+
+  it('counts negative confusion: an editor that carries out a one-attribute negative instead', async () => {
+    // The "wrong" editor renders the target of the record's first negative ("… green" for "… blue").
+    const ev = await shapes.evaluateShapeEdit(manifest, async (_src, _ins, r) => {
+      const wrong = shapes.applyEdit(r.scene, r.negativeEdits[0].spec);
+      return shapes.renderSceneRGB(wrong, { size: 64 });
+    });
+    const overall = ev.rows.find((r) => r.edit === 'overall')!;
+    expect(overall.following).toBe(0);
+    expect(overall.negativeConfusion).toBe(1);
+    expect(ev.scores.every((s) => s.confused && s.confusedWith !== '')).toBe(true);
+    expect(shapes.binomialError(0.9, 1000)).toBeCloseTo(Math.sqrt(0.09 / 1000), 12);
   });
 
   it('instructedit eval runs a pipeline over a split and writes the report and grid', async () => {

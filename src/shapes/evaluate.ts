@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { sharp } from '../sharp_lazy';
 
 import { checkEdit, psnr } from './check';
-import { EDIT_TYPES, EditType } from './edits';
+import { allNegatives, EDIT_TYPES, EditType, tryApplyEdit } from './edits';
 import type { ShapeEditRecord } from './generate';
 
 /** Edits one record's source as its instruction says; resolves to interleaved RGB bytes (H·W·3). */
@@ -30,6 +30,13 @@ export interface EditScore {
   psnrInside: number;
   /** PSNR (dB) to the source outside the edit mask (preservation); NaN for whole-image edits. */
   psnrOutside: number;
+  /**
+   * Negative confusion: the output does not follow the instruction but passes the attribute check
+   * of one of its one-attribute negatives (the edit of "make the red circle green" for "… blue") —
+   * the error SuperEdit's contrastive loss targets. The attribute names which negative ('' if none).
+   */
+  confused: boolean;
+  confusedWith: string;
 }
 
 export interface EvaluationRow {
@@ -40,6 +47,13 @@ export interface EvaluationRow {
   /** Mean PSNR inside / outside the mask over the edits where it is defined (exact = capped at 60 dB). */
   psnrInside: number;
   psnrOutside: number;
+  /** Fraction of edits with negative confusion (see EditScore.confused). */
+  negativeConfusion: number;
+}
+
+/** The binomial standard error of a rate p measured on n trials: √(p(1−p)/n). */
+export function binomialError(p: number, n: number): number {
+  return n > 0 ? Math.sqrt((p * (1 - p)) / n) : NaN;
 }
 
 export interface Evaluation {
@@ -98,9 +112,22 @@ export async function evaluateShapeEdit(manifest: string, edit: EditFn, options:
       throw new Error(`evaluateShapeEdit: the editor returned ${out.length} bytes for ${r.id}, expected ${src.data.length} (${src.size}×${src.size} RGB)`);
     }
     const check = await checkEdit(r.scene, r.targetScene, out);
+    let confusedWith = '';
+    if (!check.pass) {
+      // Every one-attribute negative of the edit (not only the few the record lists).
+      const negatives = r.spec ? allNegatives(r.scene, r.spec, r.template ?? 0) : (r.negativeEdits ?? []);
+      for (const n of negatives) {
+        const negTarget = tryApplyEdit(r.scene, n.spec);
+        if (negTarget && (await checkEdit(r.scene, negTarget, out)).pass) {
+          confusedWith = n.attribute;
+          break;
+        }
+      }
+    }
     scores.push({
       id: r.id, edit: r.edit, instruction: r.instruction, follows: check.pass,
       psnrInside: psnr(out, tgt.data, mask, 'inside'), psnrOutside: psnr(out, src.data, mask, 'outside'),
+      confused: confusedWith !== '', confusedWith,
     });
     options.onProgress?.(i + 1, records.length);
   }
@@ -108,17 +135,22 @@ export async function evaluateShapeEdit(manifest: string, edit: EditFn, options:
     edit, count: ss.length, following: ss.filter((s) => s.follows).length / Math.max(1, ss.length),
     psnrInside: mean(ss.map((s) => Math.min(CAP, s.psnrInside)).filter(Number.isFinite)),
     psnrOutside: mean(ss.map((s) => Math.min(CAP, s.psnrOutside)).filter(Number.isFinite)),
+    negativeConfusion: ss.filter((s) => s.confused).length / Math.max(1, ss.length),
   });
   const rows = EDIT_TYPES.map((t) => row(t, scores.filter((s) => s.edit === t))).filter((r) => r.count > 0);
   rows.push(row('overall', scores));
   return { scores, rows };
 }
 
-/** The evaluation as a markdown table. */
+/** The evaluation as a markdown table (rates with their binomial standard error). */
 export function evaluationTable(ev: Evaluation): string {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
-  const lines = ['| edit | n | following (attribute check) | PSNR in mask vs target (dB) | PSNR outside mask vs source (dB) |', '|---|---|---|---|---|'];
-  for (const r of ev.rows) lines.push(`| ${r.edit} | ${r.count} | ${(100 * r.following).toFixed(1)}% | ${f(r.psnrInside)} | ${f(r.psnrOutside)} |`);
+  const rate = (p: number, n: number) => `${(100 * p).toFixed(1)}% ± ${(100 * binomialError(p, n)).toFixed(1)}`;
+  const lines = ['| edit | n | following (attribute check) | negative confusion | PSNR in mask vs target (dB) | PSNR outside mask vs source (dB) |',
+    '|---|---|---|---|---|---|'];
+  for (const r of ev.rows) {
+    lines.push(`| ${r.edit} | ${r.count} | ${rate(r.following, r.count)} | ${rate(r.negativeConfusion, r.count)} | ${f(r.psnrInside)} | ${f(r.psnrOutside)} |`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

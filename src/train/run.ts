@@ -41,6 +41,8 @@ export interface TrainConfig {
   conditioningDropout?: number;
   /** Timestep sampling bias toward high noise (TrainerOptions.timestepPower; default 1 = uniform). */
   timestepPower?: number;
+  /** Per-sample loss weights (TrainerOptions.lossWeighting: 'none' default, or 'edit'). */
+  lossWeighting?: 'none' | 'edit';
   gradientCheckpointing?: boolean;
   /** Cache the frozen encodings per record (useful with crop 'center' and flipProbability 0). */
   cacheEncodings?: boolean;
@@ -66,7 +68,7 @@ export interface TrainConfig {
 }
 
 const KEYS = ['model', 'data', 'output', 'steps', 'batchSize', 'resolution', 'seed', 'lr', 'weightDecay', 'lrSchedule',
-  'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'timestepPower', 'gradientCheckpointing', 'triplet',
+  'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'timestepPower', 'lossWeighting', 'gradientCheckpointing', 'triplet',
   'cacheEncodings', 'crop',
   'checkpointEvery', 'keepCheckpoints', 'sampleEvery', 'samples', 'sampleSteps', 'onBadRecord', 'flipProbability', 'prefetch',
   'threads', 'resume', 'device'];
@@ -163,7 +165,7 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
     lr: cfg.lr, weightDecay: cfg.weightDecay, lrSchedule: cfg.lrSchedule, warmupSteps: cfg.warmupSteps,
     totalSteps: cfg.steps, gradientAccumulation: cfg.gradientAccumulation, maxGradNorm: cfg.maxGradNorm,
     emaDecay: cfg.emaDecay, conditioningDropout: cfg.conditioningDropout, gradientCheckpointing: cfg.gradientCheckpointing,
-    triplet: cfg.triplet ?? undefined, seed, timestepPower: cfg.timestepPower,
+    triplet: cfg.triplet ?? undefined, seed, timestepPower: cfg.timestepPower, lossWeighting: cfg.lossWeighting,
   });
   const encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { seed, cache: cfg.cacheEncodings === true });
   await fsp.mkdir(path.join(cfg.output, 'samples'), { recursive: true });

@@ -63,6 +63,14 @@ export interface TrainerOptions {
    * and x0 prediction, where the first, noisiest step decides the result.
    */
   timestepPower?: number;
+  /**
+   * Per-sample loss weights: 'none' (default) or 'edit', which weights each sample by the inverse of
+   * how much its edit changes the image, w ∝ 1 / (mean((target − source)²) + 1e-3), normalised to
+   * mean 1 over the batch. Without it a whole-image edit (a new background) outweighs a small object
+   * edit ~30:1 in the MSE and the gradient; with it every edit counts alike. Applied to the triplet
+   * term too (both predictions and the target are scaled by √w, so its distances are weighted alike).
+   */
+  lossWeighting?: 'none' | 'edit';
 }
 
 /** One micro-batch, already encoded by the frozen VAE and text encoder. */
@@ -122,8 +130,25 @@ function checkTimestepPower(v: unknown, op: string): number {
   return p;
 }
 
+function checkLossWeighting(v: unknown, op: string): 'none' | 'edit' {
+  if (v === undefined || v === 'none' || v === 'edit') return v ?? 'none';
+  throw new RangeError(`${op}: lossWeighting must be 'none' or 'edit', got ${JSON.stringify(v)}`);
+}
+
+/** lossWeighting 'edit': √w per sample, w = (1 / (mean((latents − image)²) + 1e-3)) normalised to mean 1. */
+async function editWeightRoots(latents: Tensor, image: Tensor): Promise<number[]> {
+  const diff = ops.binary('sub', latents, image);
+  const sq = ops.binary('mul', diff, diff);
+  const m = ops.mean(sq, { axes: [1, 2, 3] });
+  const d = await m.toArray();
+  for (const t of [diff, sq, m]) t.dispose();
+  const inv = Array.from(d, (v) => 1 / (v + 1e-3));
+  const avg = inv.reduce((a, b) => a + b, 0) / inv.length;
+  return inv.map((v) => Math.sqrt(v / avg));
+}
+
 const OPTIONS = ['noiseScheduler', 'lr', 'betas', 'eps', 'weightDecay', 'lrSchedule', 'warmupSteps', 'totalSteps',
-  'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'triplet', 'gradientCheckpointing', 'seed', 'timestepPower'] as const;
+  'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'triplet', 'gradientCheckpointing', 'seed', 'timestepPower', 'lossWeighting'] as const;
 const TRIPLET_OPTIONS = ['margin', 'weight', 'startStep', 'distance', 'hingeThreshold', 'stopGradPositive'] as const;
 
 export class Trainer {
@@ -186,6 +211,7 @@ export class Trainer {
       gradientCheckpointing: options.gradientCheckpointing === true,
       seed: integer(options.seed ?? 0, op, 'seed', 0),
       timestepPower: checkTimestepPower(options.timestepPower, op),
+      lossWeighting: checkLossWeighting(options.lossWeighting, op),
       triplet,
       emaDecay,
     });
@@ -294,7 +320,7 @@ export class Trainer {
       const noisy = own(this.noiseScheduler.addNoise(b.latents, noise, ts));
       const predType = String(this.noiseScheduler.config.prediction_type ?? 'epsilon');
       // The UNet's target per the schedule's prediction type: ε, v = √ᾱ·ε − √(1−ᾱ)·x0, or x0 itself.
-      const target = predType === 'v_prediction' ? own(this.noiseScheduler.getVelocity(b.latents, noise, ts))
+      const target0 = predType === 'v_prediction' ? own(this.noiseScheduler.getVelocity(b.latents, noise, ts))
         : predType === 'sample' ? b.latents : noise;
 
       const imgMask = own(tensor(Float32Array.from(imageKeep), [B, 1, 1, 1], { device }));
@@ -314,7 +340,17 @@ export class Trainer {
         ehs = own(ops.concat([posText, withDrop(b.negativeEmbeds as Tensor)], 0));
         tAll = [...ts, ...ts];
       }
-      const pred = own(await this.unet.forward(unetIn, tAll, ehs, { train: true, checkpoint: o.gradientCheckpointing }));
+      let pred = own(await this.unet.forward(unetIn, tAll, ehs, { train: true, checkpoint: o.gradientCheckpointing }));
+      let target = target0;
+      // Per-sample weights: the loss is taken on √w·pred against √w·target, and its gradient scaled by √w.
+      let sw: Tensor | null = null;
+      if (o.lossWeighting === 'edit') {
+        const r = await editWeightRoots(b.latents, b.imageLatents);
+        const all = tripletOn ? [...r, ...r] : r;
+        sw = own(tensor(Float32Array.from(all), [all.length, 1, 1, 1], { device }));
+        pred = own(ops.binary('mul', pred, sw));
+        target = own(ops.binary('mul', target0, own(tensor(Float32Array.from(r), [B, 1, 1, 1], { device }))));
+      }
       const scale = 1 / o.gradientAccumulation;
       let lossTerms: { loss: number; mse: number; triplet: number; active: number; counted: number };
       let grad: Tensor;
@@ -333,6 +369,7 @@ export class Trainer {
         const mse = (await l.toArray())[0];
         lossTerms = { loss: mse, mse, triplet: 0, active: 0, counted: 0 };
       }
+      if (sw) grad = own(ops.binary('mul', grad, sw));
       const g = await this.unet.backward(grad, { accumulate: micro % o.gradientAccumulation !== 0 });
       g.sample.dispose();
       g.encoderHiddenStates.dispose();
