@@ -26,12 +26,13 @@ if (!existsSync(path.join(root, 'dist', 'index.js'))) {
 const require = createRequire(import.meta.url);
 const ie = require(path.join(root, 'dist', 'index.js'));
 const sharp = require('sharp');
-const usage = 'usage: node scripts/train-shapeedit.mjs --work DIR [--recipe FILE] [--variants plain,triplet] [--skip-train] [--skip-eval] [--eval-limit N] [--ship plain|triplet]';
+const usage = 'usage: node scripts/train-shapeedit.mjs --work DIR [--recipe FILE] [--variants plain,triplet] [--max-minutes M] [--skip-train] [--skip-eval] [--split test|val] [--eval-limit N] [--ship plain|triplet]';
 let values;
 try {
   ({ values } = parseArgs({ strict: true, options: {
     work: { type: 'string' }, recipe: { type: 'string' }, variants: { type: 'string' },
     'skip-eval': { type: 'boolean' }, 'skip-train': { type: 'boolean' }, ship: { type: 'string' }, 'eval-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'max-minutes': { type: 'string' }, split: { type: 'string' },
   } }));
 } catch (e) {
   console.error(`${e.message}\n${usage}`);
@@ -79,10 +80,13 @@ for (const v of values['skip-train'] ? [] : variants) {
   const output = path.join(work, 'runs', v);
   const t0 = performance.now();
   let last = 0;
+  // --max-minutes: stop after this much training (a checkpoint is written); a rerun resumes from it.
+  const stop = new AbortController();
+  const timer = values['max-minutes'] ? setTimeout(() => stop.abort(), Number(values['max-minutes']) * 60e3) : null;
   const res = await ie.runTraining({
     ...recipe.train, model: pipeline, data: path.join(dataDir, 'train.jsonl'), output,
     triplet: v === 'triplet' ? recipe.triplet : null,
-  }, { onProgress: (p) => {
+  }, { signal: stop.signal, onProgress: (p) => {
     if (p.event) log(`${v}: ${p.event} ${p.detail ?? ''}`);
     else if (p.result && (p.step % 50 === 0 || p.step === p.steps) && p.step !== last) {
       last = p.step;
@@ -91,6 +95,7 @@ for (const v of values['skip-train'] ? [] : variants) {
         `lr ${r.lr.toExponential(2)} ${p.stepsPerSecond.toFixed(2)} step/s eta ${(p.etaSeconds / 60).toFixed(0)} min`);
     }
   } });
+  if (timer) clearTimeout(timer);
   const minutes = (performance.now() - t0) / 60e3;
   await fsp.appendFile(path.join(output, 'timing.jsonl'), `${JSON.stringify({ step: res.step, minutes, cpu: os.cpus()[0]?.model, cores: os.cpus().length, threads: recipe.train.threads, at: new Date().toISOString() })}\n`);
   log(`${v}: reached step ${res.step} (${minutes.toFixed(1)} min this run)`);

@@ -69,9 +69,18 @@ describe('a PixelUnshuffle pipeline with an output-skip UNet', () => {
       tokenizerCorpus: ['make the red circle blue', 'remove the green square'], tokenizerVocabSize: 560, tokenizerMaxLength: 16,
       scheduler: { _class_name: 'DDIMScheduler', num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear',
         prediction_type: 'sample', clip_sample: true, set_alpha_to_one: true, steps_offset: 1, timestep_spacing: 'trailing' },
-      seed: 2,
+      seed: 2, zeroInitBranches: true,
     });
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'model_index.json'), 'utf8')).vae).toEqual(['instructedit', 'PixelUnshuffleAutoencoder']);
+    // conv_out (the skip) and every residual branch's last layer start at zero; the rest is random.
+    const u = await UNet2DConditionModel.fromPretrained(path.join(dir, 'unet'));
+    const norms = new Map<string, number>();
+    for (const [k, v] of u.parameters()) norms.set(k, Math.max(...Array.from(await v.toArray(), Math.abs)));
+    u.dispose();
+    const zero = [...norms].filter(([, n]) => n === 0).map(([k]) => k);
+    expect(zero.sort()).toEqual([...norms.keys()].filter((k) => /^conv_out\.|resnets\.\d+\.conv2\.|attentions\.\d+\.proj_out\./.test(k)).sort());
+    // conv_out + 8 resnets (down 2, mid 2, up 2×2) + 7 transformers (down 2, mid 1, up 2×2), weight and bias each
+    expect(zero.length).toBe(2 + 8 * 2 + 7 * 2);
     expect(autoencoderKind(dir)).toBe('PixelUnshuffleAutoencoder');
     const ed = await Editor.fromPretrained(dir);
     expect(ed.vae).toBeInstanceOf(PixelUnshuffleAutoencoder);

@@ -31,6 +31,13 @@ export interface NewPipelineOptions {
   tokenizerVocabSize?: number;
   /** The tokenizer's model_max_length (default 77, CLIP's); short instructions train faster with fewer. */
   tokenizerMaxLength?: number;
+  /**
+   * Start every residual branch of the UNet at zero (the second conv of each ResNet block and the
+   * proj_out of each transformer block), as the original latent-diffusion code initialises models it
+   * trains from scratch: each block then starts as the identity and adds its change as it learns,
+   * instead of a random branch of full variance (default false: every weight random).
+   */
+  zeroInitBranches?: boolean;
   /** The sampler config saved as scheduler/scheduler_config.json (default: Euler ancestral, SD's betas). */
   scheduler?: SchedulerConfig;
   seed?: number;
@@ -57,7 +64,7 @@ async function writeJson(file: string, v: unknown): Promise<void> {
 /** Writes the folder (model_index.json, unet/, text_encoder/, tokenizer/, scheduler/, vae/ unless pixel space). */
 export async function newPipeline(dir: string, o: NewPipelineOptions): Promise<void> {
   const op = 'newPipeline';
-  checkOptions(o, ['unet', 'textEncoder', 'vae', 'tokenizerCorpus', 'tokenizerVocabSize', 'tokenizerMaxLength', 'scheduler', 'seed'], op);
+  checkOptions(o, ['unet', 'textEncoder', 'vae', 'tokenizerCorpus', 'tokenizerVocabSize', 'tokenizerMaxLength', 'scheduler', 'seed', 'zeroInitBranches'], op);
   const seed = integer(o.seed ?? 0, op, 'seed', 0);
   const scheduler = o.scheduler ?? DEFAULT_SCHEDULER;
   createScheduler(scheduler); // validate before writing anything
@@ -80,15 +87,16 @@ export async function newPipeline(dir: string, o: NewPipelineOptions): Promise<v
     // With an output skip (output = conv_out(...) + the source's channels), conv_out starts at zero:
     // the new model returns the source unchanged, and training only has to learn the edit.
     const skip = o.unet.output_skip_channel;
-    if (typeof skip === 'number' && skip >= 0) {
-      const p = unet.parameters();
-      for (const k of ['conv_out.weight', 'conv_out.bias']) {
-        const z = zeros(p.get(k)!.shape as number[]);
-        ops.assign(p.get(k)!, z);
-        z.dispose();
-      }
-      for (const t of p.values()) t.dispose();
+    const zeroed = (name: string) => (typeof skip === 'number' && skip >= 0 && name.startsWith('conv_out.')) ||
+      (o.zeroInitBranches === true && /(resnets\.\d+\.conv2|attentions\.\d+\.proj_out)\.(weight|bias)$/.test(name));
+    const p = unet.parameters();
+    for (const [k, v] of p) {
+      if (!zeroed(k)) continue;
+      const z = zeros(v.shape as number[]);
+      ops.assign(v, z);
+      z.dispose();
     }
+    for (const t of p.values()) t.dispose();
     await writeJson(path.join(dir, 'unet', 'config.json'), { _class_name: 'UNet2DConditionModel', ...o.unet });
     await saveWeights(path.join(dir, 'unet', 'diffusion_pytorch_model.safetensors'), unet.parameters());
   } finally {
