@@ -31,6 +31,9 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
                         InstanceMethod<&CLIPTextWrap::ParamInfo>("paramInfo"),
                         InstanceMethod<&CLIPTextWrap::Params>("params"),
                         InstanceMethod<&CLIPTextWrap::Forward>("forward"),
+                        InstanceMethod<&CLIPTextWrap::Backward>("backward"),
+                        InstanceMethod<&CLIPTextWrap::Grads>("grads"),
+                        InstanceMethod<&CLIPTextWrap::HasSaved>("hasSaved"),
                         InstanceMethod("dispose", &CLIPTextWrap::Dispose)});
   }
   explicit CLIPTextWrap(const CI& info) : Napi::ObjectWrap<CLIPTextWrap>(info) {}
@@ -56,7 +59,29 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
     return Napi::Number::New(info.Env(), double(model(info, "numParameters").num_params()));
   }
 
-  // forward(ids: Int32Array, batch, length, hiddenStates, cancelToken?) ->
+  Napi::Value Grads(const CI& info) {
+    ie::Tensor g = model(info, "gradients").flat_grads();
+    return g.defined() ? Napi::Value(TensorWrap::Wrap(info.Env(), g)) : info.Env().Undefined();
+  }
+  Napi::Value HasSaved(const CI& info) { return Napi::Boolean::New(info.Env(), model(info, "hasSaved").has_saved()); }
+
+  // backward(gradLastHiddenState, accumulate) -> Promise<undefined> (parameter gradients in grads()).
+  Napi::Value Backward(const CI& info) {
+    const char* op = "CLIPTextModel.backward";
+    cl::TextModel& m = model(info, "backward");
+    const ie::Tensor& dy = tensor_arg(info, 0, op, "gradLastHiddenState");
+    bool acc = bool_arg(info, 1, op, "accumulate");
+    bool fresh_grads = !m.flat_grads().defined();
+    guard(info.Env(), [&] {
+      m.backward(dy, acc);
+      return 0;
+    });
+    if (fresh_grads) ref_.report(info.Env(), int64_t(m.flat_grads().nbytes()));
+    return settle_after_stream(info.Env(), "instructedit.CLIPTextModel.backward",
+                               [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+  }
+
+  // forward(ids: Int32Array, batch, length, hiddenStates, cancelToken?, train?) ->
   //   Promise<{ lastHiddenState, pooledOutput, hiddenStates? }>
   Napi::Value Forward(const CI& info) {
     const char* op = "CLIPTextModel.forward";
@@ -72,6 +97,7 @@ class CLIPTextWrap : public Napi::ObjectWrap<CLIPTextWrap> {
     cl::ForwardOptions o;
     o.hidden_states = bool_arg(info, 3, op, "hiddenStates");
     o.cancel = cancel_token_arg(info, 4, op);
+    o.train = info.Length() > 5 && !info[5].IsUndefined() && bool_arg(info, 5, op, "train");
     cl::Output out = guard(info.Env(), [&] { return m.forward(ids.Data(), batch, length, o); });
     return settle_after_stream(info.Env(), "instructedit.CLIPTextModel.forward", [out](Napi::Env env) -> Napi::Value {
       Napi::Object r = Napi::Object::New(env);

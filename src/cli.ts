@@ -16,7 +16,7 @@ import type { Device } from './types';
 const USAGE = `Usage:
   instructedit edit --image IN --instruction TEXT --out OUT [--model DIR] [options]
   instructedit train --config train.json [--quiet]
-  instructedit eval --data test.jsonl [--model DIR] [--unet DIR] [--limit N] [--steps N] [--seed N]
+  instructedit eval --data test.jsonl [--model DIR] [--unet DIR] [--text-encoder DIR] [--limit N] [--steps N] [--seed N]
                     [--guidance S] [--image-guidance S] [--scheduler NAME] [--out report.md]
                     [--grid grid.png] [--device NAME] [--quiet]
 
@@ -42,6 +42,7 @@ Options:
   --device NAME          cpu (default) or cuda[:N]
   --variant NAME         weights variant, e.g. fp16
   --unet DIR             use this UNet folder (e.g. a training checkpoint's unet_ema)
+  --text-encoder DIR     use this text encoder folder (a checkpoint's text_encoder_ema)
   --quiet                no progress bar
 
 train: fine-tune a pipeline's UNet (InstructPix2Pix + SuperEdit's triplet loss) as train.json says
@@ -111,7 +112,7 @@ async function edit(argv: string[]): Promise<void> {
       threads: { type: 'string' },
       device: { type: 'string' },
       variant: { type: 'string' },
-      unet: { type: 'string' },
+      unet: { type: 'string' }, 'text-encoder': { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -121,6 +122,7 @@ async function edit(argv: string[]): Promise<void> {
     return;
   }
   if (values.unet !== undefined && !existsSync(values.unet)) throw new UsageError(`--unet: ${values.unet} does not exist`);
+  if (values['text-encoder'] !== undefined && !existsSync(values['text-encoder'])) throw new UsageError(`--text-encoder: ${values['text-encoder']} does not exist`);
   for (const k of ['image', 'instruction', 'out'] as const) {
     if (values[k] === undefined) throw new UsageError(`--${k} is required`);
   }
@@ -146,7 +148,7 @@ async function edit(argv: string[]): Promise<void> {
 
   const bar = progressBar(!values.quiet);
   const t0 = performance.now();
-  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant, unet: values.unet, device: cliDevice(values.device) });
+  const editor = await Editor.fromPretrained(model, { threads, variant: values.variant, unet: values.unet, textEncoder: values['text-encoder'], device: cliDevice(values.device) });
   const loadS = (performance.now() - t0) / 1000;
   const abort = new AbortController();
   const onSigint = () => abort.abort();
@@ -178,7 +180,7 @@ function cliDevice(v: string | undefined): Device | undefined {
 
 async function evaluate(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: {
-    model: { type: 'string' }, data: { type: 'string' }, unet: { type: 'string' }, limit: { type: 'string' },
+    model: { type: 'string' }, data: { type: 'string' }, unet: { type: 'string' }, 'text-encoder': { type: 'string' }, limit: { type: 'string' },
     steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, grid: { type: 'string' },
     guidance: { type: 'string' }, 'image-guidance': { type: 'string' }, scheduler: { type: 'string' },
     threads: { type: 'string' }, device: { type: 'string' }, quiet: { type: 'boolean' } } });
@@ -194,7 +196,7 @@ async function evaluate(argv: string[]): Promise<number> {
   const imageGuidanceScale = num(values['image-guidance'], 'image-guidance', false, 0);
   checkSchedulerName(values.scheduler);
   const scheduler = values.scheduler as SchedulerShortName | undefined;
-  const editor = await Editor.fromPretrained(values.model as string, { unet: values.unet, threads: num(values.threads, 'threads', true, 1), device: cliDevice(values.device) });
+  const editor = await Editor.fromPretrained(values.model as string, { unet: values.unet, textEncoder: values['text-encoder'] as string | undefined, threads: num(values.threads, 'threads', true, 1), device: cliDevice(values.device) });
   const outputs: Uint8Array[] = [];
   try {
     const ev = await shapes.evaluateShapeEdit(values.data as string, async (src, instruction, _r, i) => {

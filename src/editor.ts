@@ -48,6 +48,11 @@ export interface EditorOptions {
    */
   unet?: string;
   /**
+   * A text encoder folder to use instead of the pipeline's text_encoder/ — e.g. the
+   * `checkpoint-NNNNNNN/text_encoder_ema` of a run that trained its text encoder.
+   */
+  textEncoder?: string;
+  /**
    * Replay the denoising UNet from a CUDA graph (default: true on CUDA; CUDA only). The first step
    * of an image size captures the graph, the others replay it: the same bytes as without, less
    * launch overhead. The graph keeps about one UNet forward's activation memory per image size
@@ -169,7 +174,7 @@ export class Editor {
   static async fromPretrained(dir: string, options: EditorOptions = {}): Promise<Editor> {
     const op = 'Editor.fromPretrained';
     if (typeof dir !== 'string' || dir === '') throw new TypeError(`${op}: dir must be a non-empty string`);
-    checkOptions(options, ['device', 'dtype', 'threads', 'variant', 'unet', 'cudaGraph'], op);
+    checkOptions(options, ['device', 'dtype', 'threads', 'variant', 'unet', 'textEncoder', 'cudaGraph'], op);
     const device = options.device === undefined ? 'cpu' : (checkDevice(options.device, op) as Device);
     computeDtype(options, op);
     checkCudaGraph(options.cudaGraph, String(device), op);
@@ -178,9 +183,13 @@ export class Editor {
     if (options.unet !== undefined && (typeof options.unet !== 'string' || !isDir(options.unet))) {
       throw new Error(`${op}: unet ${String(options.unet)} is not a folder (expected a UNet folder with config.json)`);
     }
+    if (options.textEncoder !== undefined && (typeof options.textEncoder !== 'string' || !isDir(options.textEncoder))) {
+      throw new Error(`${op}: textEncoder ${String(options.textEncoder)} is not a folder (expected a text encoder folder with config.json)`);
+    }
     const pixelSpace = autoencoderKind(dir) === null;
     for (const c of ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler']) {
       if (c === 'unet' && options.unet !== undefined) continue;
+      if (c === 'text_encoder' && options.textEncoder !== undefined) continue;
       if (c === 'vae' && pixelSpace) continue;
       if (!isDir(path.join(dir, c))) {
         throw new Error(`${op}: ${dir} has no ${c}/ folder (an InstructPix2Pix pipeline needs unet/, vae/, text_encoder/, tokenizer/ and scheduler/)`);
@@ -197,7 +206,8 @@ export class Editor {
     const tokenizer = await Promise.resolve().then(() => CLIPTokenizer.fromPretrained(path.join(dir, 'tokenizer'))).catch(tag('tokenizer'));
     const loaded: { dispose(): void }[] = [];
     try {
-      const textEncoder = await CLIPTextModel.fromPretrained(path.join(dir, 'text_encoder'), { variant, device }).catch(tag('text_encoder'));
+      const textEncoder = await CLIPTextModel.fromPretrained(options.textEncoder ?? path.join(dir, 'text_encoder'),
+        { variant: options.textEncoder ? undefined : variant, device }).catch(tag('text_encoder'));
       loaded.push(textEncoder);
       const vae = await loadAutoencoder(dir, { variant, device }).catch(tag('vae'));
       if (vae) loaded.push(vae);

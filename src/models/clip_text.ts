@@ -6,6 +6,7 @@ import { Tensor } from '../tensor';
 import type { TokenIds } from '../text/clip_tokenizer';
 import { checkDevice, checkOptions, integer } from '../validate';
 import type { Device } from '../types';
+import { h } from '../ops/wrap';
 import { checkLoadOptions, namedViews, ParamLayout, readConfig, resolvePretrained, withSignal } from './common';
 
 /** A transformers CLIPTextConfig (config.json), as parsed by the model. */
@@ -54,6 +55,8 @@ export interface CLIPTextForwardOptions {
   outputHiddenStates?: boolean;
   /** Cancels the pass (checked between layers); the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /** Keep what backward() needs (default false). Each training forward allows one backward. */
+  train?: boolean;
 }
 
 export interface CLIPTextOutput {
@@ -70,11 +73,14 @@ interface NativeCLIPText {
   numParams(): number;
   params(): NativeTensor;
   paramInfo(): ParamLayout;
-  forward(ids: Int32Array, batch: number, length: number, hiddenStates: boolean, cancel?: unknown): Promise<{
+  forward(ids: Int32Array, batch: number, length: number, hiddenStates: boolean, cancel?: unknown, train?: boolean): Promise<{
     lastHiddenState: NativeTensor;
     pooledOutput: NativeTensor;
     hiddenStates?: NativeTensor[];
   }>;
+  backward(dy: NativeTensor, accumulate: boolean): Promise<void>;
+  grads(): NativeTensor | undefined;
+  hasSaved(): boolean;
   dispose(): void;
 }
 
@@ -110,7 +116,7 @@ async function idsOf(ids: Tensor | TokenIds | Int32Array | readonly (readonly nu
   throw new TypeError(`${op}: ids must be an int32 Tensor [batch, length], a tokenizer's encodeBatch() result, an Int32Array or an array of rows`);
 }
 
-/** The CLIP text encoder (transformers' CLIPTextModel), forward only. */
+/** The CLIP text encoder (transformers' CLIPTextModel): forward, and backward for fine-tuning it. */
 export class CLIPTextModel {
   /** The model's configuration (transformers keys). */
   readonly config: CLIPTextConfig;
@@ -177,17 +183,66 @@ export class CLIPTextModel {
    */
   async forward(ids: Tensor | TokenIds | Int32Array | readonly (readonly number[])[], options: CLIPTextForwardOptions = {}): Promise<CLIPTextOutput> {
     const op = 'CLIPTextModel.forward';
-    checkOptions(options, ['outputHiddenStates', 'signal'], op);
+    checkOptions(options, ['outputHiddenStates', 'signal', 'train'], op);
+    if (options.train !== undefined && typeof options.train !== 'boolean') throw new TypeError(`${op}: train must be a boolean`);
     if (options.outputHiddenStates !== undefined && typeof options.outputHiddenStates !== 'boolean') {
       throw new TypeError(`${op}: outputHiddenStates must be a boolean`);
     }
     const m = this.#native('forward');
     const { data, batch, length } = await idsOf(ids, op);
     const r = await withSignal('CLIPTextModel', options.signal, (token) =>
-      m.forward(data, batch, length, options.outputHiddenStates === true, token));
+      m.forward(data, batch, length, options.outputHiddenStates === true, token, options.train === true));
     const out: CLIPTextOutput = { lastHiddenState: new Tensor(r.lastHiddenState), pooledOutput: new Tensor(r.pooledOutput) };
     if (r.hiddenStates) out.hiddenStates = r.hiddenStates.map((t) => new Tensor(t));
     return out;
+  }
+
+  /** Views by parameter name into any flat float32 buffer with this model's layout (e.g. an EMA copy). */
+  viewsOf(flat: Tensor): Map<string, Tensor> {
+    const op = 'CLIPTextModel.viewsOf';
+    const m = this.#native('viewsOf');
+    const n = this.flatParameters().shape[0];
+    if (!(flat instanceof Tensor) || flat.dtype !== 'float32' || flat.shape.length !== 1 || flat.shape[0] !== n) {
+      throw new TypeError(`${op}: expected a float32 tensor [${n}] with the parameters' layout`);
+    }
+    return namedViews(h(flat, op, 'flat'), m.paramInfo());
+  }
+
+  /** All parameters as one flat float32 tensor (the layout of parameters() and flatGradients()). */
+  flatParameters(): Tensor {
+    return new Tensor(this.#native('flatParameters').params());
+  }
+
+  /**
+   * Backpropagates d loss / d lastHiddenState ([batch, length, hidden], float32) through the last
+   * `train: true` forward; the parameter gradients land in flatGradients() / gradients() (added to
+   * them with `accumulate`). The token embedding's gradient is non-zero only in the rows of the ids
+   * that forward saw; pooledOutput has no gradient path. Frees the forward's activations.
+   */
+  async backward(gradLastHiddenState: Tensor, options: { accumulate?: boolean } = {}): Promise<void> {
+    const op = 'CLIPTextModel.backward';
+    checkOptions(options, ['accumulate'], op);
+    await this.#native('backward').backward(h(gradLastHiddenState, op, 'gradLastHiddenState'), options.accumulate === true);
+  }
+
+  /** Whether a `train: true` forward is waiting for its backward. */
+  get hasSavedActivations(): boolean {
+    return this.#native('hasSavedActivations').hasSaved();
+  }
+
+  /** The flat gradient buffer of the last backward (same layout as flatParameters()). */
+  flatGradients(): Tensor {
+    const g = this.#native('flatGradients').grads();
+    if (!g) throw new Error('CLIPTextModel.flatGradients: no gradients yet (run forward with { train: true } and backward first)');
+    return new Tensor(g);
+  }
+
+  /** Gradients of the last backward by parameter name (views into the flat gradient buffer). */
+  gradients(): Map<string, Tensor> {
+    const m = this.#native('gradients');
+    const g = m.grads();
+    if (!g) throw new Error('CLIPTextModel.gradients: no gradients yet (run forward with { train: true } and backward first)');
+    return namedViews(g, m.paramInfo());
   }
 
   /** Frees the parameters (once queued passes have finished). Idempotent. */

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
 import { assign } from '../ops';
+import { CLIPTextModel } from '../models/clip_text';
 import { UNet2DConditionModel } from '../models/unet';
 import { Tensor } from '../tensor';
 import { Trainer, TrainerState } from './trainer';
@@ -60,9 +61,17 @@ async function saveModel(dir: string, unet: UNet2DConditionModel, views: Map<str
   await saveSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), Object.fromEntries(views), { metadata: { format: 'pt' } });
 }
 
+async function saveTextEncoder(dir: string, te: CLIPTextModel, views: Map<string, Tensor>): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  const config = { architectures: ['CLIPTextModel'], ...te.config };
+  await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await saveSafetensors(path.join(dir, 'model.safetensors'), Object.fromEntries(views), { metadata: { format: 'pt' } });
+}
+
 /**
- * Writes `root/checkpoint-<step>/` {unet/, unet_ema/ (with EMA), optimizer.safetensors,
- * trainer_state.json} atomically and points `root/latest` at it. Returns the folder.
+ * Writes `root/checkpoint-<step>/` {unet/, unet_ema/ (with EMA), text_encoder/ and text_encoder_ema/
+ * (when the trainer trains its text encoder), optimizer.safetensors, trainer_state.json} atomically
+ * and points `root/latest` at it. Returns the folder.
  */
 export async function saveCheckpoint(root: string, trainer: Trainer, options: SaveCheckpointOptions = {}): Promise<string> {
   const st = trainer.state;
@@ -82,7 +91,17 @@ export async function saveCheckpoint(root: string, trainer: Trainer, options: Sa
     const ema = trainer.emaParameters();
     if (ema) await saveModel(path.join(tmp, 'unet_ema'), unet, track(unet.viewsOf(ema)));
     const { m, v } = trainer.optimizerState();
-    await saveSafetensors(path.join(tmp, 'optimizer.safetensors'), { m, v }, { metadata: { format: 'instructedit-adamw' } });
+    const opt: Record<string, Tensor> = { m, v };
+    const te = trainer.textEncoder;
+    if (te) {
+      await saveTextEncoder(path.join(tmp, 'text_encoder'), te, track(te.parameters()));
+      const tema = trainer.textEncoderEmaParameters();
+      if (tema) await saveTextEncoder(path.join(tmp, 'text_encoder_ema'), te, track(te.viewsOf(tema)));
+      const ts = trainer.textEncoderOptimizerState()!;
+      opt.text_m = ts.m;
+      opt.text_v = ts.v;
+    }
+    await saveSafetensors(path.join(tmp, 'optimizer.safetensors'), opt, { metadata: { format: 'instructedit-adamw' } });
     const state: CheckpointState = { ...st, data: options.data, extra: options.extra };
     await writeFileAtomic(path.join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
     await fsyncDir(tmp);
@@ -140,8 +159,8 @@ export async function loadCheckpoint(dirOrRoot: string, trainer: Trainer): Promi
     throw new Error(`${op}: ${dir} is not a readable checkpoint (trainer_state.json: ${(e as Error).message})`);
   }
   const unet = trainer.unet;
-  const load = async (sub: string, into: Map<string, Tensor>) => {
-    const w = await loadSafetensors(path.join(dir, sub, 'diffusion_pytorch_model.safetensors'), { device: unet.device });
+  const load = async (sub: string, into: Map<string, Tensor>, file = 'diffusion_pytorch_model.safetensors') => {
+    const w = await loadSafetensors(path.join(dir, sub, file), { device: unet.device });
     try {
       for (const [name, view] of into) {
         const t = w[name];
@@ -157,12 +176,17 @@ export async function loadCheckpoint(dirOrRoot: string, trainer: Trainer): Promi
   await load('unet', unet.parameters());
   const ema = trainer.emaParameters();
   if (ema) await load('unet_ema', unet.viewsOf(ema));
+  const te = trainer.textEncoder;
+  if (te) {
+    await load('text_encoder', te.parameters(), 'model.safetensors');
+    const tema = trainer.textEncoderEmaParameters();
+    if (tema) await load('text_encoder_ema', te.viewsOf(tema), 'model.safetensors');
+  }
   const opt = await loadSafetensors(path.join(dir, 'optimizer.safetensors'), { device: unet.device });
   try {
-    trainer.restore(state, { m: opt.m, v: opt.v });
+    trainer.restore(state, { m: opt.m, v: opt.v, textM: opt.text_m, textV: opt.text_v });
   } finally {
-    opt.m?.dispose();
-    opt.v?.dispose();
+    for (const t of Object.values(opt)) t.dispose();
   }
   return state;
 }

@@ -38,12 +38,17 @@ export interface BatchEncoderOptions {
   cache?: boolean;
   /** Most records kept in the cache (default 10,000; least recently added dropped first). */
   cacheSize?: number;
+  /**
+   * Give token ids (inputIds, negativeIds, nullIds) instead of text states: for a Trainer that
+   * trains its text encoder (the states change every step, so they cannot be computed here).
+   */
+  textIds?: boolean;
 }
 
 interface CachedRecord {
   latents: Tensor;
   imageLatents: Tensor;
-  textEmbeds: Tensor;
+  textEmbeds?: Tensor;
   negativeEmbeds?: Tensor;
 }
 
@@ -67,7 +72,7 @@ export class BatchEncoder {
     this.textEncoder = parts.textEncoder;
     this.tokenizer = parts.tokenizer;
     this.options = { seed: options.seed ?? 0, targetMode: options.targetMode === true, cache: options.cache === true,
-      cacheSize: options.cacheSize ?? 10_000 };
+      cacheSize: options.cacheSize ?? 10_000, textIds: options.textIds === true };
   }
 
   async #text(texts: readonly string[]): Promise<Tensor> {
@@ -88,27 +93,40 @@ export class BatchEncoder {
    * batch's tensors (except nullTextEmbeds, owned by the encoder).
    */
   async encode(b: ImageTextBatch, index = this.#calls): Promise<TrainBatch> {
+    const out = await this.#encodeCached(b, index);
+    if (this.options.textIds) {
+      out.inputIds = this.tokenizer.encodeBatch([...b.instructions]);
+      if (b.negatives) out.negativeIds = this.tokenizer.encodeBatch([...b.negatives]);
+      out.nullIds = this.tokenizer.encodeBatch(['']);
+    }
+    return out;
+  }
+
+  async #encodeCached(b: ImageTextBatch, index: number): Promise<TrainBatch> {
     this.#calls = index + 1;
+    const ids = this.options.textIds;
     if (!this.options.cache) return this.#encode(b, index);
     if (!b.indices || !b.augment) throw new Error('BatchEncoder.encode: the cache needs the batch\'s indices and augment (as the data loader gives them)');
     const keys = b.indices.map((r, i) => JSON.stringify([r, b.augment![i], b.instructions[i], b.negatives?.[i] ?? null]));
     const hit = keys.map((k) => this.#cache.get(k));
-    if (hit.every((h): h is CachedRecord => h !== undefined && (b.negatives === undefined || h.negativeEmbeds !== undefined))) {
+    if (hit.every((h): h is CachedRecord => h !== undefined && (ids || b.negatives === undefined || h.negativeEmbeds !== undefined))) {
       this.#hits += keys.length;
       const cat = (f: (h: CachedRecord) => Tensor) => ops.concat(hit.map(f), 0);
+      if (ids) return { latents: cat((h) => h.latents), imageLatents: cat((h) => h.imageLatents) };
       return {
-        latents: cat((h) => h.latents), imageLatents: cat((h) => h.imageLatents), textEmbeds: cat((h) => h.textEmbeds),
+        latents: cat((h) => h.latents), imageLatents: cat((h) => h.imageLatents), textEmbeds: cat((h) => h.textEmbeds as Tensor),
         negativeEmbeds: b.negatives ? cat((h) => h.negativeEmbeds as Tensor) : undefined, nullTextEmbeds: await this.nullTextEmbeds(),
       };
     }
     const out = await this.#encode(b, index);
     const ones = keys.map(() => 1);
     const rows = (t: Tensor) => ops.split(t, ones, 0);
-    const [l, im, tx] = [rows(out.latents), rows(out.imageLatents), rows(out.textEmbeds)];
+    const [l, im] = [rows(out.latents), rows(out.imageLatents)];
+    const tx = out.textEmbeds ? rows(out.textEmbeds) : undefined;
     const ng = out.negativeEmbeds ? rows(out.negativeEmbeds) : undefined;
     keys.forEach((k, i) => {
       this.#drop(k);
-      this.#cache.set(k, { latents: l[i], imageLatents: im[i], textEmbeds: tx[i], negativeEmbeds: ng?.[i] });
+      this.#cache.set(k, { latents: l[i], imageLatents: im[i], textEmbeds: tx?.[i], negativeEmbeds: ng?.[i] });
     });
     while (this.#cache.size > this.options.cacheSize) this.#drop(this.#cache.keys().next().value as string);
     return out;
@@ -129,6 +147,7 @@ export class BatchEncoder {
   async #encode(b: ImageTextBatch, index: number): Promise<TrainBatch> {
     if (!this.vae) {
       // Pixel space: the UNet denoises the target image itself, conditioned on the source.
+      if (this.options.textIds) return { latents: b.target.clone(), imageLatents: b.source.clone() };
       const textEmbeds = await this.#text(b.instructions);
       const negativeEmbeds = b.negatives ? await this.#text(b.negatives) : undefined;
       return { latents: b.target.clone(), imageLatents: b.source.clone(), textEmbeds, negativeEmbeds, nullTextEmbeds: await this.nullTextEmbeds() };
@@ -136,6 +155,7 @@ export class BatchEncoder {
     if (!(this.vae instanceof AutoencoderKL)) {
       const latents = (await this.vae.encode(b.target)).mean;
       const imageLatents = (await this.vae.encode(b.source)).mean;
+      if (this.options.textIds) return { latents, imageLatents };
       const textEmbeds = await this.#text(b.instructions);
       const negativeEmbeds = b.negatives ? await this.#text(b.negatives) : undefined;
       return { latents, imageLatents, textEmbeds, negativeEmbeds, nullTextEmbeds: await this.nullTextEmbeds() };
@@ -155,6 +175,7 @@ export class BatchEncoder {
     tgt.std.dispose();
     const latents = ops.scale(z, this.vae.scalingFactor);
     z.dispose();
+    if (this.options.textIds) return { latents, imageLatents: src.mean };
     const textEmbeds = await this.#text(b.instructions);
     const negativeEmbeds = b.negatives ? await this.#text(b.negatives) : undefined;
     return { latents, imageLatents: src.mean, textEmbeds, negativeEmbeds, nullTextEmbeds: await this.nullTextEmbeds() };
@@ -171,6 +192,6 @@ export class BatchEncoder {
 export function disposeTrainBatch(b: TrainBatch): void {
   b.latents.dispose();
   b.imageLatents.dispose();
-  b.textEmbeds.dispose();
+  b.textEmbeds?.dispose();
   b.negativeEmbeds?.dispose();
 }

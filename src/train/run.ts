@@ -41,6 +41,10 @@ export interface TrainConfig {
   conditioningDropout?: number;
   /** Timestep sampling bias toward high noise (TrainerOptions.timestepPower; default 1 = uniform). */
   timestepPower?: number;
+  /** Train the text encoder with the UNet (saved in checkpoints as text_encoder/, text_encoder_ema/). */
+  trainTextEncoder?: boolean;
+  /** The text encoder's learning rate (default: lr). */
+  textEncoderLr?: number;
   /** Per-sample loss weights (TrainerOptions.lossWeighting: 'none' default, or 'edit'). */
   lossWeighting?: 'none' | 'edit';
   gradientCheckpointing?: boolean;
@@ -68,7 +72,7 @@ export interface TrainConfig {
 }
 
 const KEYS = ['model', 'data', 'output', 'steps', 'batchSize', 'resolution', 'seed', 'lr', 'weightDecay', 'lrSchedule',
-  'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'timestepPower', 'lossWeighting', 'gradientCheckpointing', 'triplet',
+  'warmupSteps', 'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'timestepPower', 'lossWeighting', 'trainTextEncoder', 'textEncoderLr', 'gradientCheckpointing', 'triplet',
   'cacheEncodings', 'crop',
   'checkpointEvery', 'keepCheckpoints', 'sampleEvery', 'samples', 'sampleSteps', 'onBadRecord', 'flipProbability', 'prefetch',
   'threads', 'resume', 'device'];
@@ -130,6 +134,7 @@ export function readTrainConfig(input: string | TrainConfig): TrainConfig {
     if (cfg[k] !== undefined) integer(cfg[k], op, k, k === 'threads' || k === 'sampleSteps' ? 1 : 0);
   }
   if (cfg.flipProbability !== undefined) finiteNumber(cfg.flipProbability, op, 'flipProbability');
+  if (cfg.trainTextEncoder !== undefined && typeof cfg.trainTextEncoder !== 'boolean') throw new TypeError(`${op}: 'trainTextEncoder' must be true or false`);
   if (cfg.device !== undefined) checkDevice(cfg.device, op);
   return cfg;
 }
@@ -166,8 +171,9 @@ export async function runTraining(input: string | TrainConfig, options: RunTrain
     totalSteps: cfg.steps, gradientAccumulation: cfg.gradientAccumulation, maxGradNorm: cfg.maxGradNorm,
     emaDecay: cfg.emaDecay, conditioningDropout: cfg.conditioningDropout, gradientCheckpointing: cfg.gradientCheckpointing,
     triplet: cfg.triplet ?? undefined, seed, timestepPower: cfg.timestepPower, lossWeighting: cfg.lossWeighting,
+    textEncoder: cfg.trainTextEncoder === true ? textEncoder : undefined, textEncoderLr: cfg.textEncoderLr,
   });
-  const encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { seed, cache: cfg.cacheEncodings === true });
+  const encoder = new BatchEncoder({ vae, textEncoder, tokenizer }, { seed, cache: cfg.cacheEncodings === true, textIds: cfg.trainTextEncoder === true });
   await fsp.mkdir(path.join(cfg.output, 'samples'), { recursive: true });
   const metrics = path.join(cfg.output, 'metrics.jsonl');
   const dispose = () => {

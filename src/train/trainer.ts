@@ -7,6 +7,8 @@
 // Randomness is a pure function of (seed, micro-step): the noise comes from Philox streams keyed by
 // the step, the per-sample draws (timesteps, dropout) from a small counter-based hash. So a run
 // resumed from a checkpoint reproduces the uninterrupted run exactly.
+import { CLIPTextModel } from '../models/clip_text';
+import type { TokenIds } from '../text/clip_tokenizer';
 import { UNet2DConditionModel } from '../models/unet';
 import * as ops from '../ops';
 import { Scheduler } from '../schedulers';
@@ -71,20 +73,36 @@ export interface TrainerOptions {
    * term too (both predictions and the target are scaled by √w, so its distances are weighted alike).
    */
   lossWeighting?: 'none' | 'edit';
+  /**
+   * Train this text encoder together with the UNet (InstructPix2Pix freezes it; a model trained
+   * from scratch needs its text learnt). Batches then carry token ids (`inputIds`, `nullIds`,
+   * `negativeIds`) instead of text states: the encoder runs forward and backward inside each step,
+   * with its own AdamW moments and EMA, and its gradients count in the global clipping norm.
+   */
+  textEncoder?: CLIPTextModel;
+  /** Peak learning rate of the text encoder (default: lr). */
+  textEncoderLr?: number;
 }
 
-/** One micro-batch, already encoded by the frozen VAE and text encoder. */
+/**
+ * One micro-batch, already encoded by the frozen VAE (and the frozen text encoder, or as token ids
+ * when the Trainer trains its textEncoder).
+ */
 export interface TrainBatch {
   /** Target image latents [B, 4, h, w], scaled by the VAE's scaling factor (what the UNet denoises). */
   latents: Tensor;
   /** Source image latents [B, 4, h, w]: the VAE mean, unscaled (the pix2pix conditioning). */
   imageLatents: Tensor;
-  /** Text states of the correct instructions [B, L, D]. */
-  textEmbeds: Tensor;
+  /** Text states of the correct instructions [B, L, D] (frozen text encoder). */
+  textEmbeds?: Tensor;
   /** Text states of the negative instructions [B, L, D] (needed when the triplet term is on). */
   negativeEmbeds?: Tensor;
   /** Text states of the empty prompt [1, L, D] (what conditioning dropout substitutes). */
-  nullTextEmbeds: Tensor;
+  nullTextEmbeds?: Tensor;
+  /** Trained text encoder: token ids of the instructions [B, L], of the negatives, and of the empty prompt [1, L]. */
+  inputIds?: TokenIds;
+  negativeIds?: TokenIds;
+  nullIds?: TokenIds;
 }
 
 export interface StepResult {
@@ -148,12 +166,14 @@ async function editWeightRoots(latents: Tensor, image: Tensor): Promise<number[]
 }
 
 const OPTIONS = ['noiseScheduler', 'lr', 'betas', 'eps', 'weightDecay', 'lrSchedule', 'warmupSteps', 'totalSteps',
-  'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'triplet', 'gradientCheckpointing', 'seed', 'timestepPower', 'lossWeighting'] as const;
+  'gradientAccumulation', 'maxGradNorm', 'emaDecay', 'conditioningDropout', 'triplet', 'gradientCheckpointing', 'seed', 'timestepPower', 'lossWeighting', 'textEncoder', 'textEncoderLr'] as const;
 const TRIPLET_OPTIONS = ['margin', 'weight', 'startStep', 'distance', 'hingeThreshold', 'stopGradPositive'] as const;
 
 export class Trainer {
   readonly unet: UNet2DConditionModel;
-  readonly options: Readonly<Required<Omit<TrainerOptions, 'triplet' | 'emaDecay' | 'noiseScheduler'>>> & {
+  /** The text encoder trained alongside (TrainerOptions.textEncoder), or null. */
+  readonly textEncoder: CLIPTextModel | null;
+  readonly options: Readonly<Required<Omit<TrainerOptions, 'triplet' | 'emaDecay' | 'noiseScheduler' | 'textEncoder'>>> & {
     triplet?: Required<Omit<TripletOptions, 'hingeThreshold'>> & { hingeThreshold?: number };
     emaDecay?: number;
   };
@@ -161,6 +181,10 @@ export class Trainer {
   #m: Tensor;
   #v: Tensor;
   #ema: Tensor | null;
+  // The text encoder's AdamW moments and EMA (with textEncoder).
+  #tm: Tensor | null = null;
+  #tv: Tensor | null = null;
+  #tema: Tensor | null = null;
   #microStep = 0;
   #step = 0;
   #busy = false;
@@ -212,6 +236,7 @@ export class Trainer {
       seed: integer(options.seed ?? 0, op, 'seed', 0),
       timestepPower: checkTimestepPower(options.timestepPower, op),
       lossWeighting: checkLossWeighting(options.lossWeighting, op),
+      textEncoderLr: finiteNumber(options.textEncoderLr ?? options.lr ?? 1e-4, op, 'textEncoderLr'),
       triplet,
       emaDecay,
     });
@@ -225,6 +250,19 @@ export class Trainer {
     this.#m = zeros([n], { device: unet.device });
     this.#v = zeros([n], { device: unet.device });
     this.#ema = emaDecay === undefined ? null : unet.flatParameters().clone();
+    if (options.textEncoder !== undefined && !(options.textEncoder instanceof CLIPTextModel)) {
+      throw new TypeError(`${op}: textEncoder must be a CLIPTextModel`);
+    }
+    this.textEncoder = options.textEncoder ?? null;
+    if (this.textEncoder) {
+      const te = this.textEncoder.flatParameters();
+      const tn = te.shape[0];
+      const dev = te.device;
+      this.#tm = zeros([tn], { device: dev });
+      this.#tv = zeros([tn], { device: dev });
+      this.#tema = emaDecay === undefined ? null : te.clone();
+      te.dispose();
+    }
   }
 
   /** Micro-steps and optimizer steps done. */
@@ -253,12 +291,30 @@ export class Trainer {
     return { m: this.#m, v: this.#v };
   }
 
+  /** The trained text encoder's EMA weights (flat), or null (no textEncoder or no EMA). */
+  textEncoderEmaParameters(): Tensor | null {
+    return this.#tema;
+  }
+
+  /** The trained text encoder's AdamW moments, or null without a textEncoder. */
+  textEncoderOptimizerState(): { m: Tensor; v: Tensor } | null {
+    return this.#tm && this.#tv ? { m: this.#tm, v: this.#tv } : null;
+  }
+
   /** Restores a checkpoint's state (the UNet's weights are loaded separately). */
-  restore(state: TrainerState, tensors: { m: Tensor; v: Tensor; ema?: Tensor | null }): void {
+  restore(state: TrainerState, tensors: { m: Tensor; v: Tensor; ema?: Tensor | null; textM?: Tensor; textV?: Tensor; textEma?: Tensor | null }): void {
     const op = 'Trainer.restore';
     const n = this.#m.shape[0];
+    const tn = this.#tm ? this.#tm.shape[0] : 0;
     for (const [k, t] of Object.entries(tensors)) {
-      if (t && (t.shape.length !== 1 || t.shape[0] !== n)) throw new Error(`${op}: ${k} has shape [${t.shape.join(', ')}], expected [${n}]`);
+      const want = k.startsWith('text') ? tn : n;
+      if (t && (t.shape.length !== 1 || t.shape[0] !== want)) throw new Error(`${op}: ${k} has shape [${t.shape.join(', ')}], expected [${want}]`);
+    }
+    if (this.#tm && (!tensors.textM || !tensors.textV)) throw new Error(`${op}: the checkpoint has no text encoder optimizer state (was it trained with a frozen text encoder?)`);
+    if (this.#tm && tensors.textM && tensors.textV) {
+      ops.assign(this.#tm, tensors.textM);
+      ops.assign(this.#tv!, tensors.textV);
+      if (this.#tema && tensors.textEma) ops.assign(this.#tema, tensors.textEma);
     }
     if (state.seed !== this.options.seed) throw new Error(`${op}: the checkpoint was trained with seed ${state.seed}, this trainer has ${this.options.seed}`);
     ops.assign(this.#m, tensors.m);
@@ -285,12 +341,19 @@ export class Trainer {
 
   async #run(b: TrainBatch, op: string): Promise<StepResult> {
     const o = this.options;
-    for (const k of ['latents', 'imageLatents', 'textEmbeds', 'nullTextEmbeds'] as const) {
+    const te = this.textEncoder;
+    for (const k of te ? ['latents', 'imageLatents'] as const : ['latents', 'imageLatents', 'textEmbeds', 'nullTextEmbeds'] as const) {
       if (!(b?.[k] instanceof Tensor)) throw new TypeError(`${op}: batch.${k} must be a Tensor`);
     }
     const B = b.latents.shape[0];
     const tripletOn = o.triplet !== undefined && this.#step >= o.triplet.startStep;
-    if (tripletOn && !(b.negativeEmbeds instanceof Tensor)) {
+    if (te) {
+      for (const k of ['inputIds', 'nullIds'] as const) {
+        if (!(b[k]?.ids instanceof Int32Array)) throw new TypeError(`${op}: batch.${k} (token ids) is required when the Trainer trains its textEncoder`);
+      }
+      if (b.inputIds!.shape[0] !== B) throw new Error(`${op}: batch.inputIds has ${b.inputIds!.shape[0]} rows, the latents ${B}`);
+      if (tripletOn && !b.negativeIds) throw new TypeError(`${op}: batch.negativeIds is required while the triplet term is on`);
+    } else if (tripletOn && !(b.negativeEmbeds instanceof Tensor)) {
       throw new TypeError(`${op}: batch.negativeEmbeds is required while the triplet term is on`);
     }
     const micro = this.#microStep;
@@ -326,19 +389,41 @@ export class Trainer {
       const imgMask = own(tensor(Float32Array.from(imageKeep), [B, 1, 1, 1], { device }));
       const img = own(ops.binary('mul', b.imageLatents, imgMask));
       const unetIn1 = own(ops.concat([noisy, img], 1));
-      const keep = own(tensor(Float32Array.from(textKeep), [B, 1, 1], { device }));
-      const drop = own(tensor(Float32Array.from(textKeep.map((k) => 1 - k)), [B, 1, 1], { device }));
-      // text = keep·text + drop·null (an exact select: one of the two factors is 0)
-      const withDrop = (e: Tensor) => own(ops.binary('add', own(ops.binary('mul', e, keep)), own(ops.binary('mul', b.nullTextEmbeds, drop))));
-      const posText = withDrop(b.textEmbeds);
       let unetIn = unetIn1;
-      let ehs = posText;
+      let ehs: Tensor;
       let tAll = ts;
-      if (tripletOn) {
-        // One UNet call at batch 2B: [positive; negative], same noisy latent, timestep and image.
-        unetIn = own(ops.concat([unetIn1, unetIn1], 0));
-        ehs = own(ops.concat([posText, withDrop(b.negativeEmbeds as Tensor)], 0));
-        tAll = [...ts, ...ts];
+      if (te) {
+        // Trained text encoder: one forward over the rows the UNet sees (a dropped text is the empty
+        // prompt's ids), [positive; negative] with the triplet term; its backward follows the UNet's.
+        const rows = (src: TokenIds) => {
+          const L = src.shape[1];
+          if (b.nullIds!.shape[1] !== L) throw new Error(`${op}: batch.nullIds has length ${b.nullIds!.shape[1]}, the instructions ${L}`);
+          const out = new Int32Array(B * L);
+          for (let i = 0; i < B; i++) out.set(textKeep[i] ? src.ids.subarray(i * L, (i + 1) * L) : b.nullIds!.ids.subarray(0, L), i * L);
+          return out;
+        };
+        const L = b.inputIds!.shape[1];
+        const pos = rows(b.inputIds!);
+        const all = tripletOn ? Int32Array.from([...pos, ...rows(b.negativeIds!)]) : pos;
+        const enc = await te.forward({ ids: all, shape: [all.length / L, L] }, { train: true });
+        enc.pooledOutput.dispose();
+        ehs = own(enc.lastHiddenState);
+        if (tripletOn) {
+          unetIn = own(ops.concat([unetIn1, unetIn1], 0));
+          tAll = [...ts, ...ts];
+        }
+      } else {
+        const keep = own(tensor(Float32Array.from(textKeep), [B, 1, 1], { device }));
+        const drop = own(tensor(Float32Array.from(textKeep.map((k) => 1 - k)), [B, 1, 1], { device }));
+        // text = keep·text + drop·null (an exact select: one of the two factors is 0)
+        const withDrop = (e: Tensor) => own(ops.binary('add', own(ops.binary('mul', e, keep)), own(ops.binary('mul', b.nullTextEmbeds!, drop))));
+        ehs = withDrop(b.textEmbeds!);
+        if (tripletOn) {
+          // One UNet call at batch 2B: [positive; negative], same noisy latent, timestep and image.
+          unetIn = own(ops.concat([unetIn1, unetIn1], 0));
+          ehs = own(ops.concat([ehs, withDrop(b.negativeEmbeds as Tensor)], 0));
+          tAll = [...ts, ...ts];
+        }
       }
       let pred = own(await this.unet.forward(unetIn, tAll, ehs, { train: true, checkpoint: o.gradientCheckpointing }));
       let target = target0;
@@ -370,9 +455,14 @@ export class Trainer {
         lossTerms = { loss: mse, mse, triplet: 0, active: 0, counted: 0 };
       }
       if (sw) grad = own(ops.binary('mul', grad, sw));
-      const g = await this.unet.backward(grad, { accumulate: micro % o.gradientAccumulation !== 0 });
+      const accumulate = micro % o.gradientAccumulation !== 0;
+      const g = await this.unet.backward(grad, { accumulate });
       g.sample.dispose();
-      g.encoderHiddenStates.dispose();
+      try {
+        if (te) await te.backward(g.encoderHiddenStates, { accumulate });
+      } finally {
+        g.encoderHiddenStates.dispose();
+      }
       this.#microStep++;
 
       const res: StepResult = {
@@ -391,7 +481,19 @@ export class Trainer {
     const o = this.options;
     const params = this.unet.flatParameters();
     const grads = this.unet.flatGradients();
-    const { sumSquares, finite } = await ops.gradNorm(grads);
+    const te = this.textEncoder;
+    const gn = await ops.gradNorm(grads);
+    let sumSquares = gn.sumSquares;
+    let finite = gn.finite;
+    let tparams: Tensor | null = null;
+    let tgrads: Tensor | null = null;
+    if (te) {
+      tparams = te.flatParameters();
+      tgrads = te.flatGradients();
+      const tg = await ops.gradNorm(tgrads);
+      sumSquares += tg.sumSquares;
+      finite &&= tg.finite;
+    }
     const norm = Math.sqrt(sumSquares);
     res.gradNorm = norm;
     res.updated = true;
@@ -399,6 +501,8 @@ export class Trainer {
     if (!finite || !lossFinite) {
       res.skipped = true;
       res.skipReason = !lossFinite ? `loss is ${res.loss}` : 'non-finite gradients';
+      tparams?.dispose();
+      tgrads?.dispose();
       this.#step++;
       res.step = this.#step;
       return;
@@ -409,15 +513,27 @@ export class Trainer {
       lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, step: this.#step + 1, gradScale: clip,
     });
     if (this.#ema && o.emaDecay !== undefined) ops.emaUpdate(this.#ema, params, o.emaDecay);
+    if (tparams && tgrads) {
+      ops.adamwStep(tparams, tgrads, this.#tm!, this.#tv!, {
+        lr: lr * (o.textEncoderLr / o.lr), beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay,
+        step: this.#step + 1, gradScale: clip,
+      });
+      if (this.#tema && o.emaDecay !== undefined) ops.emaUpdate(this.#tema, tparams, o.emaDecay);
+      tparams.dispose();
+      tgrads.dispose();
+    }
     this.#step++;
     res.step = this.#step;
     res.lr = lr;
   }
 
-  /** Frees the optimizer state and EMA (the UNet stays the caller's). */
+  /** Frees the optimizer state and EMA (the UNet and text encoder stay the caller's). */
   dispose(): void {
     this.#m.dispose();
     this.#v.dispose();
     this.#ema?.dispose();
+    this.#tm?.dispose();
+    this.#tv?.dispose();
+    this.#tema?.dispose();
   }
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "harness.h"
+#include "finite_diff.h"
 #include "fixtures.h"
 #include "ie/error.h"
 #include "ie/ops.h"
@@ -19,13 +20,8 @@ using ie::Tensor;
 namespace ops = ie::ops;
 using ie::unet::Config;
 using ie::unet::Model;
+using iet::dot;
 using iet::host;
-
-double dot(const std::vector<float>& a, const std::vector<float>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
-  return s;
-}
 
 // Two levels, non-square input; 5 input channels (noisy 3 + 2 "source"), 3 out; skip from channel 2.
 Config ext_config(bool coords, int64_t skip) {
@@ -112,36 +108,16 @@ IE_TEST(unet_extensions, backward_matches_finite_differences) {
     std::vector<float> dx = host(g.sample), dp = host(model->flat_grads());
     IE_EXPECT(g.sample.shape() == x.shape(), "d sample has the sample's shape (coordinate channels dropped)");
     auto loss = [&](const Tensor& xi) { return dot(host(model->forward(xi, t, ehs)), R); };
-    auto richardson = [&](const std::function<double(float)>& L, float h) {
-      double f1 = (L(h) - L(-h)) / (2 * h), f2 = (L(h / 2) - L(-h / 2)) / h;
-      return (4 * f2 - f1) / 3;
-    };
     std::vector<float> x0 = host(x), vx = host(ops::randn(x.shape(), 10, 0, 0, 1, ie::DType::F32, {}));
-    double fd = richardson([&](float s) {
+    double fd = iet::richardson([&](float s) {
       std::vector<float> xi = x0;
       for (size_t i = 0; i < xi.size(); ++i) xi[i] += s * vx[i];
       return loss(from(xi, x.shape()));
     }, 4e-3f);
     std::string tag = " (skip " + std::to_string(skip) + ")";
     IE_EXPECT_REL(std::fabs(dot(dx, vx) - fd) / std::fabs(fd), 1e-2, "d sample vs finite differences" + tag);
-    Tensor flat = model->flat_params();
-    std::vector<float> p0 = host(flat), vall = host(ops::randn(flat.shape(), 12, 0, 0, 1, ie::DType::F32, {}));
-    for (const char* group : {"", "conv_in", "conv_out"}) {
-      std::vector<float> v(vall.size(), 0.f);
-      for (const auto& p : model->params())
-        if (p.name.find(group) != std::string::npos)
-          for (int64_t i = 0; i < ie::shape_numel(p.shape); ++i) v[size_t(p.offset + i)] = vall[size_t(p.offset + i)];
-      double f = richardson([&](float s) {
-        std::vector<float> p = p0;
-        for (size_t i = 0; i < p.size(); ++i) p[i] += s * v[i];
-        ops::assign(flat, from(p, flat.shape()), false);
-        return loss(x);
-      }, 1e-3f);
-      ops::assign(flat, from(p0, flat.shape()), false);
-      double err = std::fabs(dot(dp, v) - f) / std::fabs(f);
-      std::printf("  d params (%s)%s: rel %.1e\n", *group ? group : "all", tag.c_str(), err);
-      IE_EXPECT_REL(err, 1e-2, std::string("d params (") + (*group ? group : "all") + ") vs finite differences" + tag);
-    }
+    iet::check_param_groups(model->params(), model->flat_params(), dp, [&] { return loss(x); }, {"", "conv_in", "conv_out"},
+                            1e-3f, 1e-2, tag);
   }
 }
 

@@ -46,6 +46,7 @@ struct Config {
 
 struct ForwardOptions {
   bool hidden_states = false;                 // also return every layer's input/output (before the final LN)
+  bool train = false;                         // keep what backward() needs (one backward per training forward)
   std::shared_ptr<std::atomic<bool>> cancel;  // checked between layers; set -> the pass fails "cancelled"
 };
 
@@ -77,6 +78,16 @@ class TextModel : public std::enable_shared_from_this<TextModel> {
   // ids: batch × length token ids, row-major (host memory, copied). Checked here: 1 <= length <=
   // max_position_embeddings, every id in [0, vocab_size).
   Output forward(const int32_t* ids, int64_t batch, int64_t length, const ForwardOptions& options = {});
+  // Gradient of the last training forward's last_hidden_state [batch, length, hidden] -> parameter
+  // gradients in flat_grads() (overwritten, or added to with accumulate). Every parameter gets one:
+  // the token embedding in the rows of the ids the forward saw (zero elsewhere), the position
+  // embedding in its first `length` rows. The pooled output has no gradient path (SD does not use
+  // it). Frees the saved activations.
+  void backward(const Tensor& grad_last_hidden_state, bool accumulate = false);
+  // Whether a training forward is waiting for its backward (as enqueued so far).
+  bool has_saved() const;
+  // Gradients of the last backward, same layout as flat_params(); undefined before the first one.
+  Tensor flat_grads() const;
 
   struct Impl;
 
