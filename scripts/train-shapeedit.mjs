@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // Retrains the built-in ShapeEdit model from recipes/shapeedit.json, end to end, with the package's
 // own trainer and kernels:
-//   1. generate the ShapeEdit dataset (WORK/data, skipped when present),
-//   2. write a fresh pixel-space pipeline with its own tokenizer (WORK/pipeline),
-//   3. train it twice, same seed and steps: plain InstructPix2Pix (WORK/runs/plain) and with
-//      SuperEdit's triplet loss (WORK/runs/triplet); a rerun resumes from the latest checkpoint,
-//   4. evaluate both EMA UNets on the test split (WORK/eval-<variant>.md, .json, -grid.png; and
-//      the identity for scale, WORK/eval-identity.md),
-//   5. with --ship VARIANT: write that run's EMA UNet and the pipeline as fp16 into models/shapeedit
-//      (the package's built-in model, Editor.default()) with its edit defaults and provenance.
-// usage: node scripts/train-shapeedit.mjs --work DIR [--variants plain,triplet] [--skip-train] [--skip-eval]
-//        [--eval-limit N] [--ship plain|triplet]
+//   1. generate the ShapeEdit dataset (WORK/data: train/val, WORK/data-test: the test split from its
+//      own seed; skipped when present),
+//   2. write a fresh pipeline (PixelUnshuffle autoencoder, UNet, text encoder, its own tokenizer) in
+//      WORK/pipeline — or one initialised from a trained model with --init-from,
+//   3. train each variant, same seed and data order: plain InstructPix2Pix (WORK/runs/plain) and with
+//      SuperEdit's triplet loss (WORK/runs/triplet); a rerun resumes from the latest checkpoint, and
+//      --max-minutes stops a run (with a checkpoint) to continue later,
+//   4. evaluate the EMA weights of each run on the test split (or --split val) (WORK/eval-<variant>.md,
+//      .json, -grid.png; and the identity for scale, WORK/eval-identity.md),
+//   5. with --ship VARIANT: write that run's EMA UNet and text encoder and the pipeline as fp16 into
+//      models/shapeedit (the package's built-in model, Editor.default()) with its edit defaults and
+//      provenance.
+// usage: node scripts/train-shapeedit.mjs --work DIR [--variants plain,triplet] [--init-from DIR] [--max-minutes M]
+//        [--skip-train] [--skip-eval] [--split test|val] [--eval-limit N] [--ship plain|triplet]
 import { existsSync, readFileSync, promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,13 +30,13 @@ if (!existsSync(path.join(root, 'dist', 'index.js'))) {
 const require = createRequire(import.meta.url);
 const ie = require(path.join(root, 'dist', 'index.js'));
 const sharp = require('sharp');
-const usage = 'usage: node scripts/train-shapeedit.mjs --work DIR [--recipe FILE] [--variants plain,triplet] [--max-minutes M] [--skip-train] [--skip-eval] [--split test|val] [--eval-limit N] [--ship plain|triplet]';
+const usage = 'usage: node scripts/train-shapeedit.mjs --work DIR [--recipe FILE] [--variants plain,triplet] [--init-from DIR] [--max-minutes M] [--skip-train] [--skip-eval] [--split test|val] [--eval-limit N] [--ship plain|triplet]';
 let values;
 try {
   ({ values } = parseArgs({ strict: true, options: {
     work: { type: 'string' }, recipe: { type: 'string' }, variants: { type: 'string' },
     'skip-eval': { type: 'boolean' }, 'skip-train': { type: 'boolean' }, ship: { type: 'string' }, 'eval-limit': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    'max-minutes': { type: 'string' }, split: { type: 'string' },
+    'max-minutes': { type: 'string' }, split: { type: 'string' }, 'init-from': { type: 'string' },
   } }));
 } catch (e) {
   console.error(`${e.message}\n${usage}`);
@@ -73,6 +77,23 @@ if (!existsSync(path.join(pipeline, 'model_index.json'))) {
   const corpus = records.flatMap((r) => [r.instruction, ...(r.negatives ?? [])]);
   await ie.newPipeline(pipeline, { ...recipe.pipeline, tokenizerCorpus: corpus });
   log(`pipeline: ${pipeline}`);
+  // --init-from DIR: continue from a trained model of this recipe (e.g. the shipped models/shapeedit):
+  // its UNet, text encoder and tokenizer replace the random ones (float32 again); the optimizer
+  // starts afresh at step 0. This is how a run continues on another machine or in a later session.
+  if (values['init-from']) {
+    const from = path.resolve(values['init-from']);
+    const f32 = async (src, dst) => {
+      const t = await ie.loadSafetensors(src, { dtype: 'float32' });
+      await ie.saveSafetensors(dst, t, { metadata: { format: 'pt' } });
+      for (const x of Object.values(t)) x.dispose();
+    };
+    await f32(path.join(from, 'unet', 'diffusion_pytorch_model.safetensors'), path.join(pipeline, 'unet', 'diffusion_pytorch_model.safetensors'));
+    await f32(path.join(from, 'text_encoder', 'model.safetensors'), path.join(pipeline, 'text_encoder', 'model.safetensors'));
+    for (const sub of ['unet/config.json', 'text_encoder/config.json']) await fsp.copyFile(path.join(from, sub), path.join(pipeline, sub));
+    await fsp.rm(path.join(pipeline, 'tokenizer'), { recursive: true });
+    await fsp.cp(path.join(from, 'tokenizer'), path.join(pipeline, 'tokenizer'), { recursive: true });
+    log(`pipeline: initialised from ${from}`);
+  }
 }
 
 // 3. training
@@ -101,21 +122,33 @@ for (const v of values['skip-train'] ? [] : variants) {
   log(`${v}: reached step ${res.step} (${minutes.toFixed(1)} min this run)`);
 }
 
+// A checkpoint's trained text encoder (its EMA when there is one), or undefined (frozen: the pipeline's).
+function trainedTextEncoder(checkpoint) {
+  for (const sub of ['text_encoder_ema', 'text_encoder']) if (existsSync(path.join(checkpoint, sub, 'config.json'))) return path.join(checkpoint, sub);
+  return undefined;
+}
+
 // 4. evaluation on the test split with the EMA UNet of each run
 if (!values['skip-eval']) {
   const e = recipe.eval;
+  // --split val: the validation split (for choosing settings); default the test split (the report).
+  const split = values.split ?? 'test';
+  if (split !== 'test' && split !== 'val') { console.error(`--split must be test or val, got '${split}'`); process.exit(2); }
+  const evalManifest = split === 'val' ? path.join(dataDir, 'val.jsonl') : path.join(testDir, 'test.jsonl');
+  const tag = split === 'val' ? '-val' : '';
   const limit = values['eval-limit'] === undefined ? undefined : Number(values['eval-limit']);
   // For scale: the identity (the source returned unchanged) scores 0% following by construction.
-  const identity = await ie.shapes.evaluateShapeEdit(path.join(testDir, 'test.jsonl'), async (src) => new Uint8Array(await sharp(src).removeAlpha().raw().toBuffer()), { limit });
-  await fsp.writeFile(path.join(work, 'eval-identity.md'), `${ie.shapes.evaluationTable(identity)}\n(the source returned unchanged)\n`);
+  const identity = await ie.shapes.evaluateShapeEdit(evalManifest, async (src) => new Uint8Array(await sharp(src).removeAlpha().raw().toBuffer()), { limit });
+  await fsp.writeFile(path.join(work, `eval-identity${tag}.md`), `${ie.shapes.evaluationTable(identity)}\n(the source returned unchanged)\n`);
   for (const v of variants) {
     const latest = await ie.latestCheckpoint(path.join(work, 'runs', v));
     const unet = path.join(latest, existsSync(path.join(latest, 'unet_ema')) ? 'unet_ema' : 'unet');
-    const editor = await ie.Editor.fromPretrained(pipeline, { unet, threads: recipe.train.threads });
+    const textEncoder = trainedTextEncoder(latest);
+    const editor = await ie.Editor.fromPretrained(pipeline, { unet, textEncoder, threads: recipe.train.threads });
     const outputs = [];
     const t0 = performance.now();
     try {
-      const ev = await ie.shapes.evaluateShapeEdit(path.join(testDir, 'test.jsonl'), async (src, instruction, _r, i) => {
+      const ev = await ie.shapes.evaluateShapeEdit(evalManifest, async (src, instruction, _r, i) => {
         const r = await editor.edit(src, instruction, { steps: e.steps, guidanceScale: e.guidanceScale, imageGuidanceScale: e.imageGuidanceScale, seed: e.seed + i });
         const raw = await r.toRaw();
         r.dispose();
@@ -124,9 +157,9 @@ if (!values['skip-eval']) {
       }, { limit });
       const table = ie.shapes.evaluationTable(ev);
       const secs = (performance.now() - t0) / 1e3;
-      await fsp.writeFile(path.join(work, `eval-${v}.md`), `${table}\n(${ev.scores.length} test edits, ${e.steps} DDIM steps, guidance ${e.guidanceScale}/${e.imageGuidanceScale}, ${(secs / ev.scores.length).toFixed(2)} s per edit)\n`);
-      await fsp.writeFile(path.join(work, `eval-${v}.json`), JSON.stringify({ rows: ev.rows, unet, eval: e, secondsPerEdit: secs / ev.scores.length, scores: ev.scores }, null, 2));
-      await ie.shapes.evaluationGrid(path.join(testDir, 'test.jsonl'), outputs, path.join(work, `eval-${v}-grid.png`));
+      await fsp.writeFile(path.join(work, `eval-${v}${tag}.md`), `${table}\n(${ev.scores.length} ${split} edits, ${e.steps} DDIM steps, guidance ${e.guidanceScale}/${e.imageGuidanceScale}, ${(secs / ev.scores.length).toFixed(3)} s per edit = ${(ev.scores.length / secs).toFixed(1)} edits/s incl. PNG decoding and scoring)\n`);
+      await fsp.writeFile(path.join(work, `eval-${v}${tag}.json`), JSON.stringify({ rows: ev.rows, unet, textEncoder, eval: e, secondsPerEdit: secs / ev.scores.length, scores: ev.scores }, null, 2));
+      await ie.shapes.evaluationGrid(evalManifest, outputs, path.join(work, `eval-${v}${tag}-grid.png`));
       log(`${v}: evaluated ${ev.scores.length} test edits in ${secs.toFixed(0)} s\n${table}`);
     } finally {
       await editor.dispose();
@@ -150,8 +183,10 @@ if (values.ship) {
   };
   await half(path.join(unetDir, 'diffusion_pytorch_model.safetensors'), path.join(tmp, 'unet', 'diffusion_pytorch_model.safetensors'));
   await fsp.copyFile(path.join(unetDir, 'config.json'), path.join(tmp, 'unet', 'config.json'));
-  await half(path.join(pipeline, 'text_encoder', 'model.safetensors'), path.join(tmp, 'text_encoder', 'model.safetensors'));
-  await fsp.copyFile(path.join(pipeline, 'text_encoder', 'config.json'), path.join(tmp, 'text_encoder', 'config.json'));
+  const teDir = trainedTextEncoder(latest) ?? path.join(pipeline, 'text_encoder');
+  await half(path.join(teDir, 'model.safetensors'), path.join(tmp, 'text_encoder', 'model.safetensors'));
+  await fsp.copyFile(path.join(teDir, 'config.json'), path.join(tmp, 'text_encoder', 'config.json'));
+  await fsp.cp(path.join(pipeline, 'vae'), path.join(tmp, 'vae'), { recursive: true }).catch(() => undefined); // none in pixel space
   await fsp.cp(path.join(pipeline, 'tokenizer'), path.join(tmp, 'tokenizer'), { recursive: true });
   await fsp.cp(path.join(pipeline, 'scheduler'), path.join(tmp, 'scheduler'), { recursive: true });
   await fsp.copyFile(path.join(pipeline, 'model_index.json'), path.join(tmp, 'model_index.json'));
