@@ -197,9 +197,18 @@ if (values.ship) {
   }, null, 2)}\n`);
   const timing = readFileSync(path.join(work, 'runs', v, 'timing.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const evalFile = path.join(work, `eval-${v}.json`);
+  // Provenance, and the test edits the model follows (at most two per edit type, by index in the
+  // test split): tests/default_model.test.ts regenerates them from `data` and checks them again.
+  const evaluated = existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')) : null;
+  const followedTestEdits = [];
+  for (const type of ie.shapes.EDIT_TYPES) {
+    const ok = (evaluated?.scores ?? []).filter((x) => x.edit === type && x.follows).slice(0, 2);
+    for (const x of ok) followedTestEdits.push([Number(x.id.split('-')[1]), x.instruction]);
+  }
   await fsp.writeFile(path.join(tmp, 'training.json'), `${JSON.stringify({
     variant: v, checkpoint: path.basename(latest), recipe: path.relative(root, recipeFile), trainingRuns: timing,
-    evaluation: existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')).rows.find((r) => r.edit === 'overall') : null,
+    data: { seed: recipe.data.testSeed, size: recipe.data.size, negatives: recipe.data.negatives, test: recipe.data.test },
+    evaluation: evaluated ? evaluated.rows : null, followedTestEdits,
   }, null, 2)}\n`);
   await fsp.rm(dest, { recursive: true, force: true });
   await fsp.rename(tmp, dest);
