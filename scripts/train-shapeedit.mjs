@@ -195,7 +195,9 @@ if (values.ship) {
     _comment: 'Edit defaults for this model (Editor.edit options left out fall back to these).',
     editDefaults: { steps: e.steps, guidanceScale: e.guidanceScale, imageGuidanceScale: e.imageGuidanceScale, maxPixels: recipe.data.size ** 2 },
   }, null, 2)}\n`);
-  const timing = readFileSync(path.join(work, 'runs', v, 'timing.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // One line per training invocation that ended normally (a killed run leaves none).
+  const timingFile = path.join(work, 'runs', v, 'timing.jsonl');
+  const timing = existsSync(timingFile) ? readFileSync(timingFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
   const evalFile = path.join(work, `eval-${v}.json`);
   // Provenance, and the test edits the model follows (at most two per edit type, by index in the
   // test split): tests/default_model.test.ts regenerates them from `data` and checks them again.
