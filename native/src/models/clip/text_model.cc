@@ -303,12 +303,7 @@ void TextModel::backward(const Tensor& dy, bool accumulate) {
            m.device.str(), ", got ", dy.desc());
   IE_CHECK(dy.shape() == m.out_shape, op, ": the gradient must have last_hidden_state's shape ",
            shape_str(m.out_shape), ", got ", dy.desc());
-  bool fresh = false;
-  if (!m.grads.defined()) {
-    m.grads = Tensor::empty({m.store.table.total}, DType::F32, m.device);
-    for (const ParamInfo& p : m.store.table.infos) m.gviews.push_back(m.grads.view(p.offset, p.shape));
-    fresh = true;
-  }
+  const bool fresh = m.store.ensure_grads(m.grads, m.gviews, m.device);
   m.saved_pending = false;
   std::shared_ptr<TextModel> self = shared_from_this();
   Impl* mp = &m;

@@ -162,4 +162,12 @@ void load(ParamStore& store, const safetensors::Reader& reader, const LoadSpec& 
   cpu_empty_cache();
 }
 
+bool ParamStore::ensure_grads(Tensor& grads, std::vector<Tensor>& views, Device device) const {
+  if (grads.defined()) return false;
+  grads = Tensor::empty({table.total}, DType::F32, device);
+  views.clear();
+  for (const ParamInfo& p : table.infos) views.push_back(grads.view(p.offset, p.shape));
+  return true;
+}
+
 }  // namespace ie::nn

@@ -30,6 +30,9 @@ struct ParamStore {
   std::vector<Tensor> views;
 
   void allocate(Device device);
+  // A gradient buffer of the same layout (and its views) on first use; true when just allocated
+  // (the caller zeroes it in stream order).
+  bool ensure_grads(Tensor& grads, std::vector<Tensor>& views, Device device) const;
   int64_t num_params() const;  // elements, without alignment padding
   // -1 when there is no such parameter.
   int find(const std::string& name) const;

@@ -648,12 +648,7 @@ InputGrads Model::backward(const Tensor& dout, bool accumulate) {
   Shape want{m.sample_shape[0], m.cfg.out_channels, m.sample_shape[2], m.sample_shape[3]};
   IE_CHECK(dout.shape() == want, op, ": gradOut must have the output's shape ", shape_str(want), ", got ",
            dout.desc());
-  bool fresh = false;
-  if (!m.grads.defined()) {
-    m.grads = Tensor::empty({m.store.table.total}, DType::F32, m.device);
-    for (const ParamInfo& p : m.store.table.infos) m.gviews.push_back(m.grads.view(p.offset, p.shape));
-    fresh = true;
-  }
+  const bool fresh = m.store.ensure_grads(m.grads, m.gviews, m.device);
   m.saved_pending = false;
   InputGrads g{Tensor::empty(m.sample_shape, DType::F32, m.device), Tensor::empty(m.ehs_shape, DType::F32, m.device)};
   std::shared_ptr<Model> self = shared_from_this();
